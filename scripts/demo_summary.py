@@ -1,0 +1,42 @@
+"""Print where `make demo` left the model, metrics and plots, with the headline metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def latest(project: Path, pattern: str) -> Path | None:
+    """Return the newest versioned file matching `pattern` under the project's data folder."""
+    matches = sorted((project / "data").glob(pattern))
+    return matches[-1] if matches else None
+
+
+def main() -> int:
+    """Print the summary; exit 1 if the run left no model or metrics behind."""
+    project = Path(sys.argv[1]).resolve()
+    outputs = {
+        "model": latest(project, "06_models/model.pkl/*/model.pkl"),
+        "metrics": latest(project, "08_reporting/evaluation_metrics.json/*/evaluation_metrics.json"),
+        "ROC plot": latest(project, "08_reporting/roc_curve.png/*/roc_curve.png"),
+        "calibration plot": latest(project, "08_reporting/calibration_curve.png/*/*.png"),
+    }
+    optional = {
+        "SHAP summary": latest(project, "08_reporting/shap_*/*/*"),
+        "drift report": latest(project, "08_reporting/drift_report.html/*/drift_report.html"),
+    }
+    print(f"\nDemo project: {project}")
+    for label, path in {**outputs, **optional}.items():
+        if path is not None:
+            print(f"  {label:<17} {path.relative_to(project)}")
+    if outputs["metrics"] is None or outputs["model"] is None:
+        print("the run left no model or metrics behind", file=sys.stderr)
+        return 1
+    metrics = json.loads(outputs["metrics"].read_text())
+    print("  " + ", ".join(f"{k}={metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "f1", "log_loss")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

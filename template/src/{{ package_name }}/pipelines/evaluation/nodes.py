@@ -1,0 +1,95 @@
+"""Nodes that score the held-out test set and summarise the model's quality."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from sklearn.pipeline import Pipeline as SklearnPipeline
+
+
+def predict_test_set(
+    model: SklearnPipeline, test_set: pd.DataFrame, features: dict[str, Any]
+) -> pd.DataFrame:
+    """Return one row per test example: id, true label, predicted probability, sensitive group."""
+    columns = [*features["numeric"], *features["categorical"]]
+    predictions = pd.DataFrame(
+        {
+            "id": test_set[features["id_column"]].to_numpy(),
+            "y_true": test_set[features["target"]].to_numpy(),
+            "y_score": model.predict_proba(test_set[columns])[:, 1],
+        }
+    )
+    sensitive = features.get("sensitive_attribute")
+    if sensitive and sensitive in test_set.columns:
+        predictions["group"] = test_set[sensitive].to_numpy()
+    return predictions
+
+
+def classification_metrics(
+    y_true: np.ndarray, y_score: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """Return ROC AUC, PR AUC, accuracy, F1, log loss and the confusion matrix at `threshold`."""
+    y_pred = (y_score >= threshold).astype(int)
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=[0, 1])
+    return {
+        "roc_auc": float(skm.roc_auc_score(y_true, y_score)),
+        "pr_auc": float(skm.average_precision_score(y_true, y_score)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
+        "log_loss": float(skm.log_loss(y_true, np.clip(y_score, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "confusion_matrix": matrix.tolist(),
+        "threshold": float(threshold),
+        "n_test": len(y_true),
+        "positive_rate": float(np.mean(y_true)),
+    }
+
+
+def evaluate_model(predictions: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Return the evaluation metrics of the test-set predictions."""
+    if predictions["y_true"].nunique() < 2:
+        raise ValueError("the test set holds one class only: ROC AUC and PR AUC are undefined")
+    return classification_metrics(
+        predictions["y_true"].to_numpy(), predictions["y_score"].to_numpy(), params["threshold"]
+    )
+
+
+def plot_roc_curve(predictions: pd.DataFrame) -> Figure:
+    """Return a figure of the ROC curve with its AUC and the chance diagonal."""
+    import matplotlib.pyplot as plt
+
+    fpr, tpr, _ = skm.roc_curve(predictions["y_true"], predictions["y_score"])
+    auc = skm.auc(fpr, tpr)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label=f"model (AUC = {auc:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration_curve(predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
+    """Return a reliability diagram: observed churn rate against predicted probability."""
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    observed, predicted = calibration_curve(
+        predictions["y_true"],
+        predictions["y_score"],
+        n_bins=params["calibration_bins"],
+        strategy="quantile",
+    )
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(predicted, observed, marker="o", label="model")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.set(xlabel="Mean predicted probability", ylabel="Observed positive rate",
+           title="Calibration")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig

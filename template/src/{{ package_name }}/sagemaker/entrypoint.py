@@ -1,0 +1,301 @@
+"""The container side of a SageMaker job: SageMaker's file contract mapped onto a Kedro run.
+
+One image serves both job kinds (see docs/sagemaker.md):
+
+- `train` (what SageMaker runs for a training job): the values in
+  `/opt/ml/input/config/hyperparameters.json` become Kedro runtime params, each input channel
+  `/opt/ml/input/data/<layer>` becomes the data layer `data/<layer>`, `data/06_models` is
+  `/opt/ml/model` (uploaded as model.tar.gz) and every other layer lands in `/opt/ml/output/data`.
+  On failure the reason goes to `/opt/ml/output/failure` and the exit code is 1.
+- `process --pipeline NAME`: `/opt/ml/processing/input/<layer>` and
+  `/opt/ml/processing/output/<layer>` become the data layers; on failure the reason goes to
+  `/opt/ml/output/message` (the job's ExitMessage) and the exit code is 1.
+- Anything else is run as a command (`kedro run`, `bash`), so the image still works locally.
+
+With the `aws` Kedro environment the catalog reads and writes S3 itself; the layer links are then
+unused, and a training job still copies the trained model into `/opt/ml/model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# The data layers of conf/base/catalog.yml; each one is a channel (or processing input/output).
+DATA_LAYERS = (
+    "01_raw",
+    "02_intermediate",
+    "03_primary",
+    "04_feature",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
+)
+MODEL_LAYER = "06_models"
+DEFAULT_KEDRO_ENV = "sagemaker"
+DEFAULT_TRAINING_PIPELINES = ("training", "evaluation")
+# Hyperparameters without a dot are hyperparameters of the model (parameters_training.yml).
+DEFAULT_HYPERPARAMETER_PREFIX = "training.hyperparameters"
+# SageMaker and its SDKs add their own hyperparameters (sagemaker_program, ...): not ours.
+RESERVED_HYPERPARAMETER_PREFIXES = ("sagemaker_", "_")
+# SageMaker shows at most this much of the failure file (training) or message file (processing).
+FAILURE_REASON_LIMIT = 1024
+
+
+class JobPaths:
+    """Where SageMaker puts a job's inputs, config and outputs inside the container."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root or os.environ.get("SAGEMAKER_ROOT", "/opt/ml"))
+        self.hyperparameters = self.root / "input" / "config" / "hyperparameters.json"
+        self.channels = self.root / "input" / "data"
+        self.model = self.root / "model"
+        self.output_data = self.root / "output" / "data"
+        self.training_failure = self.root / "output" / "failure"
+        self.processing_input = self.root / "processing" / "input"
+        self.processing_output = self.root / "processing" / "output"
+        self.processing_message = self.root / "output" / "message"
+
+
+def parse_hyperparameter_value(text: Any) -> Any:
+    """Return a hyperparameter as the Python value it spells: SageMaker passes every one as text.
+
+    `"0.1"` -> 0.1, `"300"` -> 300, `"true"` -> True, `"null"` -> None, `"[1, 2]"` -> [1, 2];
+    anything that is not JSON (`"log_loss"`) stays a string.
+    """
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def hyperparameters_to_runtime_params(
+    hyperparameters: Mapping[str, Any], prefix: str = DEFAULT_HYPERPARAMETER_PREFIX
+) -> dict[str, Any]:
+    """Return nested Kedro runtime params for SageMaker hyperparameters.
+
+    A dotted name is a full parameter path (`evaluation.threshold`); a plain name is a model
+    hyperparameter under `prefix` (`learning_rate` -> `training.hyperparameters.learning_rate`).
+    """
+    params: dict[str, Any] = {}
+    for name, raw_value in hyperparameters.items():
+        if name.startswith(RESERVED_HYPERPARAMETER_PREFIXES):
+            continue
+        path = name if "." in name or not prefix else f"{prefix}.{name}"
+        keys = path.split(".")
+        node = params
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"hyperparameter {name!r} clashes with another one's value")
+        node[keys[-1]] = parse_hyperparameter_value(raw_value)
+    return params
+
+
+def parse_param_assignments(assignments: Iterable[str]) -> dict[str, Any]:
+    """Return runtime params for `key=value` strings (processing job arguments)."""
+    pairs = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {assignment!r} must look like key=value")
+        pairs[key.strip()] = value.strip()
+    return hyperparameters_to_runtime_params(pairs, prefix="")
+
+
+def link_data_layers(
+    data_root: Path,
+    read_only: Mapping[str, Path],
+    writable: Mapping[str, Path],
+    fallback: Path,
+) -> dict[str, Path]:
+    """Return layer -> directory after pointing `data_root/<layer>` at each job directory.
+
+    A layer that is both an input and an output is copied into the output first, so the run
+    sees the old files and SageMaker uploads the new ones.
+    """
+    data_root.mkdir(parents=True, exist_ok=True)
+    targets: dict[str, Path] = {}
+    for layer in sorted({*DATA_LAYERS, *read_only, *writable}):
+        if layer in writable:
+            target = writable[layer]
+            target.mkdir(parents=True, exist_ok=True)
+            if layer in read_only:
+                shutil.copytree(read_only[layer], target, dirs_exist_ok=True)
+        elif layer in read_only:
+            target = read_only[layer]
+        else:
+            target = fallback / layer
+            target.mkdir(parents=True, exist_ok=True)
+        link = data_root / layer
+        if link.is_symlink():
+            link.unlink()
+        elif link.exists():
+            raise FileExistsError(
+                f"{link} is a real directory; the job maps data layers onto SageMaker's paths, "
+                "so the image must not contain data/ (check .dockerignore)"
+            )
+        link.symlink_to(target, target_is_directory=True)
+        targets[layer] = target
+    return targets
+
+
+def _subdirectories(folder: Path) -> dict[str, Path]:
+    """Return name -> path of the directories directly inside `folder` (none if it is missing)."""
+    if not folder.is_dir():
+        return {}
+    return {child.name: child for child in folder.iterdir() if child.is_dir()}
+
+
+def read_hyperparameters(path: Path) -> dict[str, Any]:
+    """Return the job's hyperparameters (an empty mapping when the file is absent)."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def run_kedro(
+    project_path: Path,
+    env: str,
+    pipeline_names: Sequence[str],
+    runtime_params: Mapping[str, Any],
+    export_model_to: Path | None = None,
+    model_dataset: str = "model",
+) -> None:
+    """Run the named pipelines in one Kedro session; optionally copy the model out afterwards."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project_path)
+    with KedroSession.create(
+        project_path=project_path, env=env, runtime_params=dict(runtime_params)
+    ) as session:
+        session.run(pipeline_names=list(pipeline_names))
+        if export_model_to is not None and not any(export_model_to.iterdir()):
+            # Only when the catalog kept the model elsewhere (S3): SageMaker packs /opt/ml/model.
+            model = session.load_context().catalog.load(model_dataset)
+            with (export_model_to / "model.pkl").open("wb") as file:
+                pickle.dump(model, file)
+
+
+def write_failure_reason(path: Path, error: BaseException) -> None:
+    """Write the first line SageMaker shows for a failed job (type and message of `error`)."""
+    reason = f"{type(error).__name__}: {error}".strip()
+    encoded = reason.encode("utf-8")[:FAILURE_REASON_LIMIT]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encoded.decode("utf-8", errors="ignore").encode("utf-8"))
+
+
+def _project_path() -> Path:
+    return Path(os.environ.get("KEDRO_PROJECT_PATH", Path.cwd())).resolve()
+
+
+def _data_root(project_path: Path) -> Path:
+    # conf/sagemaker/globals.yml keeps `storage.root: data`, relative to the project folder.
+    return Path(os.environ.get("SAGEMAKER_DATA_ROOT", project_path / "data"))
+
+
+def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
+    """Run a training job: hyperparameters as runtime params, channels in, model out."""
+    project_path = _project_path()
+    os.chdir(project_path)
+    hyperparameters = read_hyperparameters(paths.hyperparameters)
+    runtime_params = hyperparameters_to_runtime_params(hyperparameters)
+    paths.model.mkdir(parents=True, exist_ok=True)
+    layers = link_data_layers(
+        _data_root(project_path),
+        read_only=_subdirectories(paths.channels),
+        writable={MODEL_LAYER: paths.model},
+        fallback=paths.output_data,
+    )
+    logger.info("training job: env=%s pipelines=%s", env, ",".join(pipeline_names))
+    logger.info("runtime params from hyperparameters: %s", json.dumps(runtime_params))
+    logger.info("data layers: %s", {layer: str(target) for layer, target in layers.items()})
+    run_kedro(
+        project_path,
+        env,
+        pipeline_names,
+        runtime_params,
+        export_model_to=paths.model,
+        model_dataset=os.environ.get("SAGEMAKER_MODEL_DATASET", "model"),
+    )
+
+
+def process(paths: JobPaths, env: str, pipeline_name: str, params: Iterable[str]) -> None:
+    """Run a processing job: the named pipeline between the processing inputs and outputs."""
+    project_path = _project_path()
+    os.chdir(project_path)
+    scratch = Path(tempfile.mkdtemp(prefix="kedro-scratch-"))
+    layers = link_data_layers(
+        _data_root(project_path),
+        read_only=_subdirectories(paths.processing_input),
+        writable=_subdirectories(paths.processing_output),
+        fallback=scratch,
+    )
+    logger.info("processing job: env=%s pipeline=%s", env, pipeline_name)
+    logger.info("data layers: %s", {layer: str(target) for layer, target in layers.items()})
+    run_kedro(project_path, env, [pipeline_name], parse_param_assignments(params))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m <package>.sagemaker",
+        description="Run a Kedro pipeline under SageMaker's training or processing contract.",
+    )
+    sub = parser.add_subparsers(dest="mode", required=True)
+    env_default = os.environ.get("SAGEMAKER_KEDRO_ENV", DEFAULT_KEDRO_ENV)
+    train_parser = sub.add_parser("train", help="training job (SageMaker runs `<image> train`)")
+    train_parser.add_argument("--env", default=env_default, help="Kedro environment")
+    train_parser.add_argument(
+        "--pipelines",
+        default=os.environ.get("SAGEMAKER_TRAINING_PIPELINES", ",".join(DEFAULT_TRAINING_PIPELINES)),
+        help="comma-separated pipelines to run (default: training,evaluation)",
+    )
+    process_parser = sub.add_parser("process", help="processing job")
+    process_parser.add_argument("--pipeline", required=True, help="pipeline to run")
+    process_parser.add_argument("--env", default=env_default, help="Kedro environment")
+    process_parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="runtime parameter"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Return the exit code of the job named by `argv` (or exec any other command)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in {"train", "process", "-h", "--help"}:
+        # Not a job: behave like a plain image (`docker run IMAGE kedro run`).
+        os.execvp(args_list[0], args_list)  # noqa: S606
+    args = _parser().parse_args(args_list)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    paths = JobPaths()
+    failure_file = paths.training_failure if args.mode == "train" else paths.processing_message
+    try:
+        if args.mode == "train":
+            pipelines = [name.strip() for name in args.pipelines.split(",") if name.strip()]
+            train(paths, args.env, pipelines)
+        else:
+            process(paths, args.env, args.pipeline, args.param)
+    except Exception as error:  # noqa: BLE001 - every failure must reach SageMaker's file
+        traceback.print_exc()
+        write_failure_reason(failure_file, error)
+        return 1
+    return 0
