@@ -26,6 +26,8 @@ PROJECT_ENV = {
     "MPLBACKEND": "Agg",
     "AWS_DEFAULT_REGION": "eu-west-1",
     "PYTHONDONTWRITEBYTECODE": "1",
+    # Rich wraps log lines at 80 columns; wide lines keep messages greppable in assertions.
+    "COLUMNS": "250",
 }
 
 
@@ -41,6 +43,39 @@ def render(destination: Path, **answers: Any) -> Path:
         vcs_ref="HEAD",
     )
     return destination
+
+
+# Top-level folders of the template repository that are not part of the template.
+NOT_TEMPLATE = {".git", ".venv", ".hypothesis", ".pytest_cache", ".ruff_cache", "build", "site"}
+
+
+def copy_template(destination: Path) -> Path:
+    """Copy the template's working tree, without .git and tool folders, to `destination`.
+
+    Copier renders a plain folder in place instead of cloning a git repository first, so a render
+    from the copy takes about half the time: fuzzing and fault injection render from copies.
+    """
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        top = Path(folder) == TEMPLATE_ROOT
+        return {n for n in names if n == "__pycache__" or (top and n in NOT_TEMPLATE)}
+
+    shutil.copytree(TEMPLATE_ROOT, destination, ignore=ignored, symlinks=True)
+    return destination
+
+
+def render_from(template: Path, destination: Path, **answers: Any) -> Path:
+    """Render a plain template folder (see copy_template) with defaults plus `answers`, no tasks."""
+    copier.run_copy(
+        str(template), destination, data=answers, defaults=True, quiet=True, skip_tasks=True
+    )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def plain_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a plain-folder copy of the template taken once per session (treat as read-only)."""
+    return copy_template(tmp_path_factory.mktemp("template") / "copier-kedro-mlops")
 
 
 def project_env(project: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
