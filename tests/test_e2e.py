@@ -1,0 +1,153 @@
+"""The default render trains end to end offline, and its own tests, lint and notebook pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE_ROOT, render, run_in
+
+pytestmark = pytest.mark.e2e
+
+# The generator's true churn probabilities reach a ROC AUC of 0.847 on the reference batch; on
+# 1,250 held-out rows the AUC's standard error is about 0.012, so 0.78 (five standard errors
+# under that ceiling) is a floor a working pipeline clears and a broken one does not.
+ROC_AUC_FLOOR = 0.78
+
+
+def latest(project: Path, pattern: str) -> Path:
+    """Return the newest versioned file matching `pattern` under data/."""
+    matches = sorted((project / "data").glob(pattern))
+    assert matches, f"no file matches data/{pattern}"
+    return matches[-1]
+
+
+def test_default_run_trains_and_evaluates(trained_project):
+    metrics = json.loads(
+        latest(trained_project, "08_reporting/evaluation_metrics.json/*/*.json").read_text()
+    )
+    assert metrics["roc_auc"] > ROC_AUC_FLOOR
+    assert {"roc_auc", "pr_auc", "accuracy", "f1", "log_loss", "confusion_matrix"} <= set(metrics)
+    assert sum(map(sum, metrics["confusion_matrix"])) == metrics["n_test"] == 1250
+    assert latest(trained_project, "06_models/model.pkl/*/model.pkl").stat().st_size > 10_000
+    for plot in ("roc_curve.png", "calibration_curve.png"):
+        png = latest(trained_project, f"08_reporting/{plot}/*/{plot}")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.stat().st_size > 5_000
+
+
+def test_artefacts_are_versioned_per_run(fresh_project):
+    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    versions = sorted((fresh_project / "data/05_model_input/train_set.parquet").iterdir())
+    assert len(versions) == 2
+    assert versions[0].name != versions[1].name
+
+
+def test_malformed_raw_data_fails_with_a_message_naming_the_column(fresh_project):
+    raw = fresh_project / "data/01_raw/customers.csv"
+    lines = raw.read_text().splitlines()
+    header = lines[0].split(",")
+    column = header.index("tenure_months")
+    broken_row = lines[1].split(",")
+    broken_row[column] = "twelve"
+    raw.write_text("\n".join([lines[0], ",".join(broken_row), *lines[2:]]) + "\n")
+    result = run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "column 'tenure_months' must be numeric, found ['twelve']" in output
+    assert not (fresh_project / "data/05_model_input/train_set.parquet").exists()
+
+
+def test_missing_column_fails_with_a_message(fresh_project):
+    raw = fresh_project / "data/01_raw/customers_current.csv"
+    import pandas as pd
+
+    pd.read_csv(raw).drop(columns=["region"]).to_csv(raw, index=False)
+    result = run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing", check=False)
+    assert result.returncode != 0
+    assert "customers_current is missing column(s) ['region']" in result.stdout + result.stderr
+
+
+def test_rendered_project_tests_pass(fresh_project):
+    result = run_in(fresh_project, "pytest", "-q", "-p", "no:cacheprovider")
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
+
+
+def test_rendered_project_is_ruff_clean(default_project):
+    run_in(default_project, "ruff", "check", "--no-cache", ".")
+    run_in(default_project, "ruff", "format", "--no-cache", "--check", ".")
+
+
+def test_bare_skeleton_runs_its_tests(tmp_path):
+    project = render(tmp_path / "bare", include_example=False)
+    assert not (project / "data/01_raw/customers.csv").exists()
+    result = run_in(project, "pytest", "-q", "-p", "no:cacheprovider")
+    assert " passed" in result.stdout
+    run_in(project, "ruff", "check", "--no-cache", ".")
+    missing = run_in(project, "kedro", "run", check=False)
+    assert missing.returncode != 0
+    assert "customers.csv" in missing.stdout + missing.stderr
+
+
+def test_example_notebook_runs(fresh_project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(fresh_project / "notebooks/example.ipynb", as_version=4)
+    env_backup = dict(os.environ)
+    os.environ.update(
+        {"OMP_NUM_THREADS": "1", "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
+    )
+    try:
+        NotebookClient(
+            notebook, timeout=600, kernel_name="python3",
+            resources={"metadata": {"path": str(fresh_project / "notebooks")}},
+        ).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    outputs = "".join(
+        str(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    assert "month_to_month" in outputs
+    assert "roc_auc" in outputs
+
+
+@pytest.mark.slow
+def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
+    """A broken pin cannot hide behind the shared test environment."""
+    python = subprocess.run(
+        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), "3.12"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    project = render(tmp_path / "project")
+    env_dir = tmp_path / "venv"
+    subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
+    pip = [str(env_dir / "bin/python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "-r", str(project / "requirements.txt")], check=True, timeout=1500)
+    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True, timeout=300)
+    check = subprocess.run(
+        [str(env_dir / "bin/pip"), "check"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KEDRO_DISABLE_TELEMETRY": "true",
+           "MPLBACKEND": "Agg", "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(env_dir / "bin/kedro"), "run"], cwd=project, env=env,
+        capture_output=True, text=True, timeout=1200, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    metrics = json.loads(latest(project, "08_reporting/evaluation_metrics.json/*/*.json").read_text())
+    assert metrics["roc_auc"] > ROC_AUC_FLOOR
+    shutil.rmtree(env_dir)
