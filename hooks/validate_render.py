@@ -29,8 +29,20 @@ import yaml
 HERE = Path(__file__).resolve().parent
 SKIPPED_DIRS = {".git", ".venv", "__pycache__", "mlruns", ".pytest_cache", ".ruff_cache"}
 TEXT_SUFFIXES = {
-    ".py", ".yml", ".yaml", ".toml", ".json", ".md", ".txt", ".cfg", ".ini", ".sh", ".ipynb",
-    ".html", ".jinja", "",
+    ".py",
+    ".yml",
+    ".yaml",
+    ".toml",
+    ".json",
+    ".md",
+    ".txt",
+    ".cfg",
+    ".ini",
+    ".sh",
+    ".ipynb",
+    ".html",
+    ".jinja",
+    "",
 }
 # Block and comment ends count only after white space or `-` (` %}`, `-%}`), so a Python format
 # spec such as `{share:.1%}` is not mistaken for one.
@@ -206,10 +218,16 @@ def main() -> int:
     parser.add_argument("project", type=Path, help="rendered project folder")
     args = parser.parse_args()
     started = time.perf_counter()
+    project = args.project
+    # Copier passes the destination as typed and runs the task inside it, so a relative
+    # destination (`copier copy --trust tpl my-project`) names the current folder.
+    if not project.is_absolute() and not (project / ".copier-answers.yml").is_file():
+        if Path(".copier-answers.yml").is_file():
+            project = Path.cwd()
     if log := os.environ.get("COPIER_KEDRO_MLOPS_HOOK_LOG"):
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"{args.project.resolve()}\n")
-    problems = validate(args.project.resolve())
+            handle.write(f"{project.resolve()}\n")
+    problems = validate(project.resolve())
     elapsed = time.perf_counter() - started
     if problems:
         print(f"Post-generation validation failed ({len(problems)} problem(s)):", file=sys.stderr)

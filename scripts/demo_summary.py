@@ -23,8 +23,12 @@ def main() -> int:
         "calibration plot": latest(project, "08_reporting/calibration_curve.png/*/*.png"),
     }
     optional = {
-        "SHAP summary": latest(project, "08_reporting/shap_*/*/*"),
-        "drift report": latest(project, "08_reporting/drift_report.html/*/drift_report.html"),
+        "SHAP importances": latest(project, "08_reporting/explainability/shap_importance.json/*/*"),
+        "SHAP beeswarm": latest(project, "08_reporting/explainability/shap_beeswarm.png/*/*"),
+        "bias metrics": latest(project, "08_reporting/explainability/bias_metrics.json/*/*"),
+        "monitoring report": latest(
+            project, "08_reporting/monitoring/monitoring_report.html/*/monitoring_report.html"
+        ),
     }
     print(f"\nDemo project: {project}")
     for label, path in {**outputs, **optional}.items():
@@ -35,6 +39,12 @@ def main() -> int:
         return 1
     metrics = json.loads(outputs["metrics"].read_text())
     print("  " + ", ".join(f"{k}={metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "f1", "log_loss")))
+    report = latest(project, "08_reporting/monitoring/monitoring_report.json/*/*.json")
+    if report is None:
+        print("the monitoring job left no report behind", file=sys.stderr)
+        return 1
+    verdict = json.loads(report.read_text())["level"]
+    print(f"  monitoring verdict on the current batch: {verdict} (the sample drifts on purpose)")
     return 0
 
 

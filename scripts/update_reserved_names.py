@@ -27,6 +27,9 @@ def main() -> None:
     if match is None:
         sys.exit(f"{VALIDATORS}: STDLIB_NAMES marker not found")
     names = {name for name in sys.stdlib_module_names if not name.startswith("_")}
+    # sys.stdlib_module_names leaves out the standard library's own test suite, `test`, which
+    # every CPython install still ships and a package of that name would shadow.
+    names.add("test")
     if args.merge:
         names |= set(json.loads(match.group(2)))
     listed = json.dumps(sorted(names))

@@ -3,10 +3,11 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
-from .hooks import MetricLinesHook
+from .s3_preflight import S3PreflightHook
+from .tracking import MlflowTrackingHook
 
 # Hooks run in last-in-first-out order.
-HOOKS = (MetricLinesHook(),)
+HOOKS = (MlflowTrackingHook(), S3PreflightHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -14,5 +15,6 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "globals": ["globals*", "globals*/**"],
         "sagemaker": ["sagemaker*", "sagemaker*/**"],
+        "tracking": ["tracking*", "tracking*/**"],
     },
 }

@@ -155,6 +155,15 @@ def link_data_layers(
     return targets
 
 
+def remove_empty_layers(folder: Path) -> None:
+    """Remove the layer folders a run left empty, so job outputs hold only what was written."""
+    if not folder.is_dir():
+        return
+    for layer in folder.iterdir():
+        if layer.is_dir() and not layer.is_symlink() and not any(layer.iterdir()):
+            layer.rmdir()
+
+
 def _subdirectories(folder: Path) -> dict[str, Path]:
     """Return name -> path of the directories directly inside `folder` (none if it is missing)."""
     if not folder.is_dir():
@@ -174,6 +183,7 @@ def read_hyperparameters(path: Path) -> dict[str, Any]:
 
 def run_kedro(
     project_path: Path,
+    *,
     env: str,
     pipeline_names: Sequence[str],
     runtime_params: Mapping[str, Any],
@@ -231,12 +241,13 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     logger.info("data layers: %s", {layer: str(target) for layer, target in layers.items()})
     run_kedro(
         project_path,
-        env,
-        pipeline_names,
-        runtime_params,
+        env=env,
+        pipeline_names=pipeline_names,
+        runtime_params=runtime_params,
         export_model_to=paths.model,
         model_dataset=os.environ.get("SAGEMAKER_MODEL_DATASET", "model"),
     )
+    remove_empty_layers(paths.output_data)
 
 
 def process(paths: JobPaths, env: str, pipeline_name: str, params: Iterable[str]) -> None:
@@ -252,7 +263,12 @@ def process(paths: JobPaths, env: str, pipeline_name: str, params: Iterable[str]
     )
     logger.info("processing job: env=%s pipeline=%s", env, pipeline_name)
     logger.info("data layers: %s", {layer: str(target) for layer, target in layers.items()})
-    run_kedro(project_path, env, [pipeline_name], parse_param_assignments(params))
+    run_kedro(
+        project_path,
+        env=env,
+        pipeline_names=[pipeline_name],
+        runtime_params=parse_param_assignments(params),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -266,7 +282,9 @@ def _parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--env", default=env_default, help="Kedro environment")
     train_parser.add_argument(
         "--pipelines",
-        default=os.environ.get("SAGEMAKER_TRAINING_PIPELINES", ",".join(DEFAULT_TRAINING_PIPELINES)),
+        default=os.environ.get(
+            "SAGEMAKER_TRAINING_PIPELINES", ",".join(DEFAULT_TRAINING_PIPELINES)
+        ),
         help="comma-separated pipelines to run (default: training,evaluation)",
     )
     process_parser = sub.add_parser("process", help="processing job")
@@ -294,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(paths, args.env, pipelines)
         else:
             process(paths, args.env, args.pipeline, args.param)
-    except Exception as error:  # noqa: BLE001 - every failure must reach SageMaker's file
+    except Exception as error:  # every failure must reach SageMaker's file
         traceback.print_exc()
         write_failure_reason(failure_file, error)
         return 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial, update_wrapper
 from typing import Any
 
 import pandas as pd
@@ -70,6 +72,12 @@ def validate_schema(
     if problems:
         raise SchemaError(f"{dataset_name} failed schema validation: " + "; ".join(problems))
     return raw
+
+
+def validator_for(dataset_name: str, *, require_target: bool) -> Callable[..., pd.DataFrame]:
+    """Return validate_schema bound to a dataset name, so its errors say which input failed."""
+    bound = partial(validate_schema, dataset_name=dataset_name, require_target=require_target)
+    return update_wrapper(bound, validate_schema)
 
 
 def prepare_features(raw: pd.DataFrame, features: dict[str, Any]) -> pd.DataFrame:

@@ -1,16 +1,8 @@
-"""Data processing: validate both raw batches, prepare features, split the reference batch."""
-
-from functools import partial, update_wrapper
+"""Data processing: validate the reference batch, prepare its features, split it."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import prepare_features, split_data, validate_schema
-
-
-def _validator_for(dataset_name: str, *, require_target: bool):
-    """Return validate_schema bound to a dataset name, so its errors say which input failed."""
-    bound = partial(validate_schema, dataset_name=dataset_name, require_target=require_target)
-    return update_wrapper(bound, validate_schema)
+from .nodes import prepare_features, split_data, validator_for
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -18,28 +10,16 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                _validator_for("customers", require_target=True),
+                validator_for("customers", require_target=True),
                 inputs=["customers", "params:features"],
                 outputs="validated_customers",
                 name="validate_reference_schema",
-            ),
-            Node(
-                _validator_for("customers_current", require_target=False),
-                inputs=["customers_current", "params:features"],
-                outputs="validated_customers_current",
-                name="validate_current_schema",
             ),
             Node(
                 prepare_features,
                 inputs=["validated_customers", "params:features"],
                 outputs="model_input",
                 name="prepare_reference_features",
-            ),
-            Node(
-                prepare_features,
-                inputs=["validated_customers_current", "params:features"],
-                outputs="current_set",
-                name="prepare_current_features",
             ),
             Node(
                 split_data,

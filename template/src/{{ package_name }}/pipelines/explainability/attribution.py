@@ -387,15 +387,18 @@ def explain(
     """
     _, estimator = split_model(model)
     data = model_space_features(model, features)
-    background, _ = sample_rows(data, background_size, random_state)
+    background = data
+    if background_size < len(data):
+        background, _ = sample_rows(data, background_size, random_state)
     model_type = type(estimator).__name__
     failures: list[str] = []
 
     for kind in candidate_explainers(estimator, explainer):
         rows, raw_rows = data, features
         if kind == "permutation" and len(data) > agnostic_max_rows:
-            rows, _ = sample_rows(data, agnostic_max_rows, random_state)
-            raw_rows = features.loc[rows.index]
+            rng = np.random.default_rng(random_state)
+            positions = np.sort(rng.choice(len(data), size=agnostic_max_rows, replace=False))
+            rows, raw_rows = data.iloc[positions], features.iloc[positions]
             logger.info(
                 "Permutation explainer: explaining %d of the %d sampled rows "
                 "(explainability.agnostic_max_rows) to bound the run time.",

@@ -82,9 +82,10 @@ def fairness_report(
             f"{len(y_true)}, {len(y_pred)} and {len(labels)}"
         )
 
+    codes, names = pd.factorize(labels, sort=True)
     per_group: dict[str, dict[str, Any]] = {}
-    for group in sorted(set(labels)):
-        mask = labels == group
+    for code, group in enumerate(names):
+        mask = codes == code
         metrics = group_metrics(y_true[mask], y_pred[mask])
         metrics["status"] = JUDGED if metrics["count"] >= min_group_size else TOO_SMALL
         per_group[group] = metrics

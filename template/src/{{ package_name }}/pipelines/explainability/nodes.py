@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .attribution import Attribution, explain, fitted_columns, sample_rows, split_model
+from .attribution import Attribution, explain, sample_rows
 from .bias import TOO_SMALL, fairness_report
 
 logger = logging.getLogger(__name__)
@@ -145,12 +145,17 @@ def _finish(figure: Any, title: str | None = None) -> Any:
 
 
 def compute_bias_metrics(
-    model: Any,
+    test_predictions: pd.DataFrame,
     test_set: pd.DataFrame,
     features: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Return per-group and across-group fairness metrics of the model's test-set predictions."""
+    """Return per-group and across-group fairness metrics of the test-set predictions.
+
+    The scores come from the evaluation pipeline's ``test_predictions`` (columns ``id``,
+    ``y_true``, ``y_score``), so the model is not run twice over a large test set; the groups
+    come from the test set, row for row.
+    """
     attribute = features.get("sensitive_attribute")
     if not attribute:
         logger.info("No features.sensitive_attribute configured: bias metrics skipped.")
@@ -160,17 +165,12 @@ def compute_bias_metrics(
             f"Sensitive attribute '{attribute}' (features.sensitive_attribute) is not a column "
             f"of the test set. Available columns: {sorted(map(str, test_set.columns))}"
         )
-    target = features["target"]
-    if target not in test_set.columns:
-        raise KeyError(
-            f"Target '{target}' (features.target) is not a column of the test set, so bias "
-            f"metrics cannot be computed. Available columns: {sorted(map(str, test_set.columns))}"
-        )
+    _check_rows_line_up(test_predictions, test_set, features["id_column"])
     bias_params = params.get("bias", {})
     threshold = float(bias_params.get("decision_threshold", 0.5))
-    y_pred = _predict_labels(model, test_set, threshold)
+    y_pred = (test_predictions["y_score"].to_numpy() >= threshold).astype(int)
     report = fairness_report(
-        test_set[target].to_numpy(),
+        test_predictions["y_true"].to_numpy(),
         y_pred,
         test_set[attribute],
         sensitive_attribute=attribute,
@@ -181,15 +181,24 @@ def compute_bias_metrics(
     return report
 
 
-def _predict_labels(model: Any, frame: pd.DataFrame, threshold: float) -> np.ndarray:
-    """Return 0/1 predictions: positive-class probability at or above the threshold."""
-    if hasattr(model, "predict_proba"):
-        _, estimator = split_model(model)
-        proba = model.predict_proba(fitted_columns(model, frame))
-        classes = list(getattr(estimator, "classes_", range(proba.shape[1])))
-        column = classes.index(1) if 1 in classes else proba.shape[1] - 1
-        return (proba[:, column] >= threshold).astype(int)
-    return np.asarray(model.predict(fitted_columns(model, frame))).astype(int)
+def _check_rows_line_up(predictions: pd.DataFrame, test_set: pd.DataFrame, id_column: str) -> None:
+    """Raise ValueError unless the predictions are the test set's rows, in the same order."""
+    missing = [column for column in ("y_true", "y_score") if column not in predictions.columns]
+    if missing:
+        raise KeyError(
+            f"test_predictions lacks column(s) {missing}; it has {list(predictions.columns)}"
+        )
+    same_rows = len(predictions) == len(test_set)
+    if same_rows and "id" in predictions.columns and id_column in test_set.columns:
+        same_rows = bool(
+            np.array_equal(predictions["id"].to_numpy(), test_set[id_column].to_numpy())
+        )
+    if not same_rows:
+        raise ValueError(
+            f"test_predictions ({len(predictions)} rows) and test_set ({len(test_set)} rows) do "
+            "not hold the same rows in the same order: were they loaded from different runs? "
+            "Run the evaluation pipeline with this test set first."
+        )
 
 
 def plot_bias_metrics(bias_metrics: dict[str, Any]) -> Any:

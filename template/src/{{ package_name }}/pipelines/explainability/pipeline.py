@@ -15,7 +15,7 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Return the explainability pipeline (inputs: model, test_set, params:features)."""
+    """Return the explainability pipeline (inputs: model, test_set, test_predictions, params)."""
     return Pipeline(
         [
             Node(
@@ -50,7 +50,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 compute_bias_metrics,
-                inputs=["model", "test_set", "params:features", "params:explainability"],
+                inputs=[
+                    "test_predictions",
+                    "test_set",
+                    "params:features",
+                    "params:explainability",
+                ],
                 outputs="bias_metrics",
                 name="compute_bias_metrics",
             ),

@@ -16,6 +16,8 @@ import pandas as pd
 
 MISSING_CATEGORY = "<missing>"
 CORRECTION_METHODS = ("benjamini_hochberg", "holm", "bonferroni", "none")
+# Effective sample size n*m/(n+m) above which the KS p-value uses the limit distribution.
+KS_EXACT_LIMIT = 10_000
 
 
 # ----- numeric -----------------------------------------------------------------------------------
@@ -34,29 +36,27 @@ def sorted_finite(values: Any) -> tuple[np.ndarray, int]:
 def ks_and_wasserstein(
     reference_sorted: np.ndarray, current_sorted: np.ndarray
 ) -> tuple[float, float, float]:
-    """Return the two-sided KS statistic, its asymptotic p-value and the exact Wasserstein-1 distance.
+    """Return the two-sided KS statistic, its asymptotic p-value and the exact W1 distance.
 
     Two binary searches of one sorted sample into the other give both CDFs at every data point
     (ties exact: the rank at the last of a run of equal values is the right-continuous CDF).
     The sup of F_ref - F_cur is reached at a reference point and that of F_cur - F_ref at a
     current point. W1 is the integral of |F_ref - F_cur|: each point starts a constant piece that
-    ends at the next point of either sample. The p-value is scipy's `ks_2samp(method="asymp")`,
+    ends at the next point of either sample. The p-value comes from `ks_p_value`; it is
     conservative when values are tied.
     """
-    from scipy.stats import kstwo
-
     a, b = reference_sorted, current_sorted
     n, m = a.size, b.size
     scale = float(n) * float(m)
     current_at_or_below = np.searchsorted(b, a, side="right")  # m * F_cur(a_i)
     reference_at_or_below = np.searchsorted(a, b, side="right")  # n * F_ref(b_j)
     # (F_ref - F_cur) * n * m right after each point, exact in integers.
-    gap_after_a = np.arange(1, n + 1, dtype=np.int64) * m
+    gap_after_a = np.arange(m, m * (n + 1), m, dtype=np.int64)  # i * m for i = 1..n
     gap_after_a -= current_at_or_below * n
     gap_after_b = reference_at_or_below * m
-    gap_after_b -= np.arange(1, m + 1, dtype=np.int64) * n
+    gap_after_b -= np.arange(n, n * (m + 1), n, dtype=np.int64)
     statistic = float(min(1.0, max(gap_after_a.max() / scale, -gap_after_b.min() / scale, 0.0)))
-    p_value = float(np.clip(kstwo.sf(statistic, max(round(n * m / (n + m)), 1)), 0.0, 1.0))
+    p_value = ks_p_value(statistic, n * m / (n + m))
 
     if n == m:  # the quantile functions step together: W1 is the mean gap of paired order stats
         return statistic, p_value, float(np.mean(np.abs(a - b)))
@@ -68,10 +68,28 @@ def ks_and_wasserstein(
     return statistic, p_value, area / scale
 
 
+def ks_p_value(statistic: float, effective_n: float) -> float:
+    """Return the two-sided KS p-value for an effective sample size n*m/(n+m).
+
+    Up to `KS_EXACT_LIMIT` this is scipy's `ks_2samp(method="asymp")`, the Kolmogorov distribution
+    of that size; above it, where that costs up to half a second per feature, Stephens' corrected
+    limit law kstwobign.sf(D * (sqrt(n) + 0.12 + 0.11/sqrt(n))), within 1e-3 of it there and
+    closer as n grows.
+    """
+    from scipy.stats import kstwo, kstwobign
+
+    if effective_n <= KS_EXACT_LIMIT:
+        p_value = kstwo.sf(statistic, max(round(effective_n), 1))
+    else:
+        root = math.sqrt(effective_n)
+        p_value = kstwobign.sf(statistic * (root + 0.12 + 0.11 / root))
+    return float(np.clip(p_value, 0.0, 1.0))
+
+
 def _area_after(
     own: np.ndarray, other: np.ndarray, other_at_or_below: np.ndarray, gap: np.ndarray
 ) -> float:
-    """Return sum(|gap| * width) of the pieces from each point of `own` to the next point of either."""
+    """Return sum(|gap| * width) of the pieces from each `own` point to the next point of either."""
     next_own = np.empty_like(own)
     next_own[:-1] = own[1:]
     next_own[-1] = own[-1]
@@ -112,10 +130,12 @@ def counts_in_bins(sorted_values: np.ndarray, inner_edges: np.ndarray) -> np.nda
 def population_stability_index(
     reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = 1e-4
 ) -> float:
-    """Return PSI = sum((cur - ref) * ln(cur / ref)) over bin shares, empty bins floored at epsilon."""
+    """Return PSI = sum((cur - ref) * ln(cur / ref)) over bin shares (empty bins -> epsilon)."""
     reference_share = _shares(reference_counts, epsilon)
     current_share = _shares(current_counts, epsilon)
-    return float(np.sum((current_share - reference_share) * np.log(current_share / reference_share)))
+    return float(
+        np.sum((current_share - reference_share) * np.log(current_share / reference_share))
+    )
 
 
 def _shares(counts: np.ndarray, epsilon: float) -> np.ndarray:
@@ -129,8 +149,15 @@ def numeric_summary(sorted_values: np.ndarray, n_missing: int) -> dict[str, Any]
     n = sorted_values.size
     total = n + n_missing
     if n == 0:
-        return {"count": total, "missing_share": 1.0 if total else 0.0, "mean": None, "std": None,
-                "min": None, "median": None, "max": None}
+        return {
+            "count": total,
+            "missing_share": 1.0 if total else 0.0,
+            "mean": None,
+            "std": None,
+            "min": None,
+            "median": None,
+            "max": None,
+        }
     return {
         "count": total,
         "missing_share": n_missing / total,
@@ -150,7 +177,7 @@ def numeric_histogram(
     if not samples:
         return {"edges": [], "reference": [], "current": []}
     low = min(s[int(0.005 * (s.size - 1))] for s in samples)
-    high = max(s[int(math.ceil(0.995 * (s.size - 1)))] for s in samples)
+    high = max(s[math.ceil(0.995 * (s.size - 1))] for s in samples)
     if not high > low:
         high = low + 1.0
     edges = np.linspace(low, high, n_bins + 1)
@@ -162,8 +189,11 @@ def numeric_histogram(
         counts = counts_in_bins(sorted_values, edges[1:-1])
         return (counts / sorted_values.size).round(6).tolist()
 
-    return {"edges": edges.round(6).tolist(), "reference": shares(reference_sorted),
-            "current": shares(current_sorted)}
+    return {
+        "edges": edges.round(6).tolist(),
+        "reference": shares(reference_sorted),
+        "current": shares(current_sorted),
+    }
 
 
 def compare_numeric(
@@ -182,8 +212,9 @@ def compare_numeric(
         "histogram": numeric_histogram(reference_sorted, current_sorted, plot_bins),
     }
     if reference_sorted.size == 0 or current_sorted.size == 0:
-        result.update(ks_statistic=None, p_value=None, psi=None, wasserstein=None,
-                      wasserstein_normed=None)
+        result.update(
+            ks_statistic=None, p_value=None, psi=None, wasserstein=None, wasserstein_normed=None
+        )
         return result
 
     ks_statistic, p_value, wasserstein = ks_and_wasserstein(reference_sorted, current_sorted)
@@ -271,17 +302,20 @@ def compare_categorical(
     ]
     ref = reference_counts.reindex(categories, fill_value=0).to_numpy()
     cur = current_counts.reindex(categories, fill_value=0).to_numpy()
-    unseen = [c for c in current_counts.index if c not in reference_counts.index
-              and c != MISSING_CATEGORY]
-    vanished = [c for c in reference_counts.index if c not in current_counts.index
-                and c != MISSING_CATEGORY]
+    unseen = [
+        c for c in current_counts.index if c not in reference_counts.index and c != MISSING_CATEGORY
+    ]
+    vanished = [
+        c for c in reference_counts.index if c not in current_counts.index and c != MISSING_CATEGORY
+    ]
     ref_total, cur_total = int(ref.sum()), int(cur.sum())
     result: dict[str, Any] = {
         "reference": _categorical_summary(reference_counts, ref_total),
         "current": _categorical_summary(current_counts, cur_total),
         "unseen_categories": unseen,
         "unseen_share": float(current_counts.reindex(unseen).sum() / cur_total)
-        if unseen and cur_total else 0.0,
+        if unseen and cur_total
+        else 0.0,
         "vanished_categories": vanished,
         "histogram": _category_histogram(categories, ref, cur, plot_categories),
     }
@@ -324,8 +358,11 @@ def _category_histogram(
         labels.append("<other>")
         ref_out.append(float(ref_share[order[limit:]].sum()))
         cur_out.append(float(cur_share[order[limit:]].sum()))
-    return {"categories": labels, "reference": [round(x, 6) for x in ref_out],
-            "current": [round(x, 6) for x in cur_out]}
+    return {
+        "categories": labels,
+        "reference": [round(x, 6) for x in ref_out],
+        "current": [round(x, 6) for x in cur_out],
+    }
 
 
 # ----- multiple testing --------------------------------------------------------------------------

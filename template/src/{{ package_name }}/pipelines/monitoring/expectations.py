@@ -23,8 +23,20 @@ logger = logging.getLogger(__name__)
 # Text columns are compared as `object`: validation casts every text-like dtype (str, string,
 # category) to object first, because GX's type check cannot name pandas 3's `str` dtype.
 TYPE_FAMILIES = {
-    "integer": ["int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8",
-                "Int64", "Int32", "Int16", "Int8"],
+    "integer": [
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "uint64",
+        "uint32",
+        "uint16",
+        "uint8",
+        "Int64",
+        "Int32",
+        "Int16",
+        "Int8",
+    ],
     "float": ["float64", "float32", "Float64", "Float32"],
     "boolean": ["bool", "boolean"],
     "datetime": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
@@ -52,12 +64,15 @@ class ValidationSettings:
         params = dict(params or {})
         unknown = sorted(set(params) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(f"monitoring.validation has unknown setting(s) {unknown}; "
-                             f"known: {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(
+                f"monitoring.validation has unknown setting(s) {unknown}; "
+                f"known: {sorted(cls.__dataclass_fields__)}"
+            )
         settings = cls(**params)
         if not 0 < settings.range_mostly <= 1:
-            raise ValueError("monitoring.validation.range_mostly must be in (0, 1]; "
-                             f"got {settings.range_mostly}")
+            raise ValueError(
+                f"monitoring.validation.range_mostly must be in (0, 1]; got {settings.range_mostly}"
+            )
         return settings
 
 
@@ -83,6 +98,7 @@ def derive_expectation_suite(
     numeric: list[str],
     categorical: list[str],
     settings: ValidationSettings | Mapping[str, Any] | None = None,
+    *,
     unique_columns: list[str] | None = None,
     name: str = "reference_batch",
 ) -> dict[str, Any]:
@@ -91,13 +107,21 @@ def derive_expectation_suite(
     Columns present (exact set), dtype family, a null-rate ceiling per column, numeric ranges
     widened by `range_tolerance`, categorical value sets, non-constant features and unique ids.
     """
-    s = settings if isinstance(settings, ValidationSettings) else ValidationSettings.from_params(settings)
+    s = (
+        settings
+        if isinstance(settings, ValidationSettings)
+        else ValidationSettings.from_params(settings)
+    )
     if reference.empty:
         raise ValueError("cannot derive expectations from an empty reference data set")
     n_rows = len(reference)
     expectations = [
-        _expectation("expect_table_columns_to_match_set", "critical",
-                     column_set=[str(c) for c in reference.columns], exact_match=True),
+        _expectation(
+            "expect_table_columns_to_match_set",
+            "critical",
+            column_set=[str(c) for c in reference.columns],
+            exact_match=True,
+        ),
         _expectation("expect_table_row_count_to_be_between", "critical", min_value=s.min_rows),
     ]
     for column in reference.columns:
@@ -107,45 +131,83 @@ def derive_expectation_suite(
         ceiling = min(1.0, null_rate * s.null_rate_multiplier + s.null_rate_slack)
         expectations += [
             _expectation("expect_column_to_exist", "critical", column=str(column)),
-            _expectation("expect_column_values_to_be_in_type_list", "critical",
-                         {"reference_dtype": str(values.dtype), "family": family},
-                         column=str(column), type_list=TYPE_FAMILIES[family]),
+            _expectation(
+                "expect_column_values_to_be_in_type_list",
+                "critical",
+                {"reference_dtype": str(values.dtype), "family": family},
+                column=str(column),
+                type_list=TYPE_FAMILIES[family],
+            ),
         ]
         if ceiling < 1.0:
-            expectations.append(_expectation(
-                "expect_column_values_to_not_be_null", "critical",
-                {"reference_null_rate": round(null_rate, 6), "null_rate_ceiling": round(ceiling, 6)},
-                column=str(column), mostly=round(1.0 - ceiling, 6)))
+            expectations.append(
+                _expectation(
+                    "expect_column_values_to_not_be_null",
+                    "critical",
+                    {
+                        "reference_null_rate": round(null_rate, 6),
+                        "null_rate_ceiling": round(ceiling, 6),
+                    },
+                    column=str(column),
+                    mostly=round(1.0 - ceiling, 6),
+                )
+            )
         distinct = int(values.nunique(dropna=True))
         if column in numeric or column in categorical:
             if distinct >= 2:
-                expectations.append(_expectation(
-                    "expect_column_unique_value_count_to_be_between", "warning",
-                    {"reference_distinct": distinct}, column=str(column), min_value=2))
+                expectations.append(
+                    _expectation(
+                        "expect_column_unique_value_count_to_be_between",
+                        "warning",
+                        {"reference_distinct": distinct},
+                        column=str(column),
+                        min_value=2,
+                    )
+                )
         if column in numeric and family in ("integer", "float") and values.notna().any():
             low, high = float(values.min()), float(values.max())
-            slack = s.range_tolerance * (high - low) if high > low else s.range_tolerance * max(abs(low), 1.0)
-            expectations.append(_expectation(
-                "expect_column_values_to_be_between", "warning",
-                {"reference_min": low, "reference_max": high},
-                column=str(column), min_value=low - slack, max_value=high + slack,
-                mostly=s.range_mostly))
-        elif family in ("text", "boolean", "integer") and 0 < distinct <= s.max_categories and (
-            column in categorical or column not in numeric
-        ) and column not in (unique_columns or []):
+            slack = (
+                s.range_tolerance * (high - low)
+                if high > low
+                else s.range_tolerance * max(abs(low), 1.0)
+            )
+            expectations.append(
+                _expectation(
+                    "expect_column_values_to_be_between",
+                    "warning",
+                    {"reference_min": low, "reference_max": high},
+                    column=str(column),
+                    min_value=low - slack,
+                    max_value=high + slack,
+                    mostly=s.range_mostly,
+                )
+            )
+        elif (
+            family in ("text", "boolean", "integer")
+            and 0 < distinct <= s.max_categories
+            and (column in categorical or column not in numeric)
+            and column not in (unique_columns or [])
+        ):
             value_set = sorted((_plain(v) for v in values.dropna().unique()), key=str)
-            expectations.append(_expectation(
-                "expect_column_values_to_be_in_set", "warning", {"reference_distinct": distinct},
-                column=str(column), value_set=value_set))
+            expectations.append(
+                _expectation(
+                    "expect_column_values_to_be_in_set",
+                    "warning",
+                    {"reference_distinct": distinct},
+                    column=str(column),
+                    value_set=value_set,
+                )
+            )
         if column in (unique_columns or []):
-            expectations.append(_expectation("expect_column_values_to_be_unique", "critical",
-                                             column=str(column)))
+            expectations.append(
+                _expectation("expect_column_values_to_be_unique", "critical", column=str(column))
+            )
     return {
         "name": name,
         "expectations": expectations,
         "meta": {"derived_from_rows": n_rows, "settings": asdict(s)},
         "notes": "Derived automatically from the reference (training) data by the monitoring "
-                 "pipeline; regenerate it rather than editing it by hand.",
+        "pipeline; regenerate it rather than editing it by hand.",
     }
 
 
@@ -155,8 +217,11 @@ def _plain(value: Any) -> Any:
 
 
 def _text_as_object(batch: pd.DataFrame) -> pd.DataFrame:
-    text = [c for c in batch.columns if dtype_family(batch[c].dtype) == "text"
-            and batch[c].dtype != object]
+    text = [
+        c
+        for c in batch.columns
+        if dtype_family(batch[c].dtype) == "text" and batch[c].dtype != object
+    ]
     if not text:
         return batch
     converted = batch.copy()
@@ -172,9 +237,17 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     expected = list(suite.get("expectations", []))
-    gx_suite = gx.ExpectationSuite(
-        name=suite.get("name", "reference_batch"), expectations=expected, meta=suite.get("meta")
-    )
+    try:
+        gx_suite = gx.ExpectationSuite(
+            name=suite.get("name", "reference_batch"),
+            expectations=[dict(e) for e in expected],
+            meta=suite.get("meta"),
+        )
+    except Exception as error:
+        raise ValueError(
+            f"Great Expectations cannot read the expectation suite ({type(error).__name__}: "
+            f"{error}): regenerate the suite"
+        ) from error
     if len(gx_suite.expectations) != len(expected):
         # GX drops invalid expectations with a log line only: refuse to validate half a suite.
         raise ValueError(
@@ -193,7 +266,9 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
         gx_suite, result_format="SUMMARY"
     )
     failures = [
-        _describe_failure(r.expectation_config.to_json_dict(), r.result or {}, r.exception_info, batch)
+        _describe_failure(
+            r.expectation_config.to_json_dict(), r.result or {}, r.exception_info, batch
+        )
         for r in result.results
         if not r.success
     ]
@@ -206,16 +281,21 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
         "failed_expectations": len(failures),
         "failed_columns": sorted({f["column"] for f in failures if f["column"]}),
         "failures": failures,
-        "n_rows": int(len(batch)),
-        "summary": (f"{len(failures)} of {len(result.results)} expectations failed"
-                    if failures else f"all {len(result.results)} expectations passed"),
+        "n_rows": len(batch),
+        "summary": (
+            f"{len(failures)} of {len(result.results)} expectations failed: "
+            + "; ".join(f["message"] for f in failures[:3])
+            + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
+            if failures
+            else f"all {len(result.results)} expectations passed"
+        ),
     }
 
 
 def _describe_failure(
     config: dict[str, Any], result: dict[str, Any], exception_info: Any, batch: pd.DataFrame
 ) -> dict[str, Any]:
-    """Return one failed expectation as {expectation, column, severity, level, message, observed}."""
+    """Return one failed expectation: type, column, severity, level, message, observed value."""
     kind, kwargs, meta = config["type"], config.get("kwargs", {}), config.get("meta") or {}
     severity = str(config.get("severity") or "critical")
     column = kwargs.get("column")
@@ -232,34 +312,47 @@ def _describe_failure(
         expected = list(kwargs["column_set"])
         missing = [c for c in expected if c not in batch.columns]
         extra = [str(c) for c in batch.columns if c not in expected]
-        message = "columns differ from the reference:" + (
-            f" missing {missing}" if missing else "") + (f" unexpected {extra}" if extra else "")
+        message = (
+            "columns differ from the reference:"
+            + (f" missing {missing}" if missing else "")
+            + (f" unexpected {extra}" if extra else "")
+        )
         observed = {"missing": missing, "unexpected": extra}
     elif kind == "expect_table_row_count_to_be_between":
         message = f"the batch has {observed} rows; at least {kwargs.get('min_value')} expected"
     elif kind == "expect_column_values_to_be_in_type_list":
         observed = str(batch[column].dtype)
-        message = (f"column '{column}' has dtype {observed}; the reference had "
-                   f"{meta.get('reference_dtype', '?')} ({meta.get('family', '?')})")
+        message = (
+            f"column '{column}' has dtype {observed}; the reference had "
+            f"{meta.get('reference_dtype', '?')} ({meta.get('family', '?')})"
+        )
     elif kind == "expect_column_values_to_not_be_null":
         rate = float(batch[column].isna().mean()) if len(batch) else 0.0
         observed = rate
-        message = (f"column '{column}' is {rate:.1%} missing; ceiling "
-                   f"{meta.get('null_rate_ceiling', 1 - kwargs.get('mostly', 1)):.1%} "
-                   f"(reference {meta.get('reference_null_rate', 0):.1%})")
+        message = (
+            f"column '{column}' is {rate:.1%} missing; ceiling "
+            f"{meta.get('null_rate_ceiling', 1 - kwargs.get('mostly', 1)):.1%} "
+            f"(reference {meta.get('reference_null_rate', 0):.1%})"
+        )
         if len(batch) and rate == 1.0:
             message = f"column '{column}' is entirely missing (all {len(batch)} values are null)"
     elif kind == "expect_column_values_to_be_between":
-        message = (f"column '{column}': {count} value(s) ({(share or 0):.1f}%) outside "
-                   f"[{kwargs['min_value']:.4g}, {kwargs['max_value']:.4g}], e.g. {examples}")
+        message = (
+            f"column '{column}': {count} value(s) ({(share or 0):.1f}%) outside "
+            f"[{kwargs['min_value']:.4g}, {kwargs['max_value']:.4g}], e.g. {examples}"
+        )
     elif kind == "expect_column_values_to_be_in_set":
         unseen = sorted({str(v) for v in (result.get("partial_unexpected_list") or [])})
-        message = (f"column '{column}': {count} value(s) ({(share or 0):.1f}%) not seen in the "
-                   f"reference: {unseen[:10]}")
+        message = (
+            f"column '{column}': {count} value(s) ({(share or 0):.1f}%) not seen in the "
+            f"reference: {unseen[:10]}"
+        )
         observed = unseen
     elif kind == "expect_column_unique_value_count_to_be_between":
-        message = (f"column '{column}' has {observed} distinct value(s) (constant or empty); "
-                   f"the reference had {meta.get('reference_distinct', '?')}")
+        message = (
+            f"column '{column}' has {observed} distinct value(s) (constant or empty); "
+            f"the reference had {meta.get('reference_distinct', '?')}"
+        )
     elif kind == "expect_column_values_to_be_unique":
         message = f"column '{column}' has {count} duplicated value(s), e.g. {examples}"
     else:
@@ -277,7 +370,9 @@ def _describe_failure(
 def _exception_message(exception_info: Any) -> str | None:
     if not exception_info:
         return None
-    infos = exception_info.values() if "raised_exception" not in exception_info else [exception_info]
+    infos = (
+        exception_info.values() if "raised_exception" not in exception_info else [exception_info]
+    )
     for info in infos:
         if isinstance(info, Mapping) and info.get("raised_exception"):
             return str(info.get("exception_message") or "unknown error").splitlines()[0][:300]

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .drift_statistics import CORRECTION_METHODS, adjust_p_values, compare_categorical, compare_numeric
+from .drift_statistics import (
+    CORRECTION_METHODS,
+    adjust_p_values,
+    compare_categorical,
+    compare_numeric,
+)
 from .severity import issue, worst_level
 
 DECISION_RULES = ("test_and_effect", "test_only", "effect_only")
@@ -77,9 +82,12 @@ class DriftThresholds:
                 f"monitoring.drift.decision_rule must be one of {', '.join(DECISION_RULES)}; "
                 f"got {self.decision_rule!r}"
             )
-        for warn, fail in (("psi_warn", "psi_fail"), ("wasserstein_warn", "wasserstein_fail"),
-                           ("jensen_shannon_warn", "jensen_shannon_fail"),
-                           ("dataset_drift_share_warn", "dataset_drift_share_fail")):
+        for warn, fail in (
+            ("psi_warn", "psi_fail"),
+            ("wasserstein_warn", "wasserstein_fail"),
+            ("jensen_shannon_warn", "jensen_shannon_fail"),
+            ("dataset_drift_share_warn", "dataset_drift_share_fail"),
+        ):
             if not 0 <= getattr(self, warn) <= getattr(self, fail):
                 raise ValueError(
                     f"monitoring.drift.{warn} must be >= 0 and <= {fail} "
@@ -112,9 +120,14 @@ def structural_issues(
     found: list[dict] = []
     unusable: dict[str, str] = {}
     if current.empty:
-        found.append(issue("fail", "empty_batch",
-                           f"the current batch is empty (0 rows, {current.shape[1]} columns): "
-                           "no drift statistic can be computed"))
+        found.append(
+            issue(
+                "fail",
+                "empty_batch",
+                f"the current batch is empty (0 rows, {current.shape[1]} columns): "
+                "no drift statistic can be computed",
+            )
+        )
     for column in features:
         if column not in current.columns:
             message = f"column '{column}' is missing from the current batch"
@@ -122,9 +135,15 @@ def structural_issues(
             unusable[column] = message
     for column in current.columns:
         if column not in reference.columns:
-            found.append(issue("warn", "extra_column",
-                               f"column '{column}' is in the current batch but not in the "
-                               "reference: it is not monitored", str(column)))
+            found.append(
+                issue(
+                    "warn",
+                    "extra_column",
+                    f"column '{column}' is in the current batch but not in the "
+                    "reference: it is not monitored",
+                    str(column),
+                )
+            )
     for column in features:
         if column not in current.columns:
             continue
@@ -132,17 +151,37 @@ def structural_issues(
         if column in numeric and not _is_numeric(cur_dtype):
             coerced = pd.to_numeric(current[column], errors="coerce")
             not_numeric = int((current[column].notna() & coerced.isna()).sum())
-            message = (f"column '{column}' changed dtype: numeric ({ref_dtype}) in the reference, "
-                       f"{cur_dtype} in the current batch; {not_numeric} value(s) are not numbers")
-            found.append(issue("fail", "dtype_changed", message, column,
-                               reference_dtype=str(ref_dtype), current_dtype=str(cur_dtype)))
+            message = (
+                f"column '{column}' changed dtype: numeric ({ref_dtype}) in the reference, "
+                f"{cur_dtype} in the current batch; {not_numeric} value(s) are not numbers"
+            )
+            found.append(
+                issue(
+                    "fail",
+                    "dtype_changed",
+                    message,
+                    column,
+                    reference_dtype=str(ref_dtype),
+                    current_dtype=str(cur_dtype),
+                )
+            )
         elif column in categorical and _is_numeric(cur_dtype) and not _is_numeric(ref_dtype):
-            found.append(issue("warn", "dtype_changed",
-                               f"column '{column}' changed dtype: {ref_dtype} in the reference, "
-                               f"{cur_dtype} in the current batch; values are compared as text",
-                               column, reference_dtype=str(ref_dtype), current_dtype=str(cur_dtype)))
+            found.append(
+                issue(
+                    "warn",
+                    "dtype_changed",
+                    f"column '{column}' changed dtype: {ref_dtype} in the reference, "
+                    f"{cur_dtype} in the current batch; values are compared as text",
+                    column,
+                    reference_dtype=str(ref_dtype),
+                    current_dtype=str(cur_dtype),
+                )
+            )
         if not current.empty and current[column].isna().all():
-            message = f"column '{column}' has no values in the current batch (all {len(current)} are missing)"
+            message = (
+                f"column '{column}' has no values in the current batch "
+                f"(all {len(current)} are missing)"
+            )
             found.append(issue("fail", "all_missing", message, column))
             unusable[column] = message
     return found, unusable
@@ -165,13 +204,22 @@ def _compare_feature(
     column: str, kind: str, reference: pd.DataFrame, current: pd.DataFrame, t: DriftThresholds
 ) -> dict[str, Any]:
     if kind == "numeric":
-        result = compare_numeric(_numeric_values(reference[column]), _numeric_values(current[column]),
-                                 psi_bins=t.psi_bins, plot_bins=t.plot_bins, epsilon=t.psi_epsilon)
+        result = compare_numeric(
+            _numeric_values(reference[column]),
+            _numeric_values(current[column]),
+            psi_bins=t.psi_bins,
+            plot_bins=t.plot_bins,
+            epsilon=t.psi_epsilon,
+        )
         result["test"] = "kolmogorov_smirnov"
         result["statistic"] = result.pop("ks_statistic")
     else:
-        result = compare_categorical(reference[column], current[column], epsilon=t.psi_epsilon,
-                                     plot_categories=t.plot_categories)
+        result = compare_categorical(
+            reference[column],
+            current[column],
+            epsilon=t.psi_epsilon,
+            plot_categories=t.plot_categories,
+        )
         result["test"] = "chi_square"
         result["statistic"] = result.pop("chi_square")
     return {"feature": column, "kind": kind, **result}
@@ -180,12 +228,19 @@ def _compare_feature(
 def _effect_levels(row: dict[str, Any], t: DriftThresholds) -> tuple[float, str, list[str]]:
     """Return the drift score (1.0 = at the warn threshold), the effect's level and why."""
     if row["kind"] == "numeric":
-        measures = [("PSI", row["psi"], t.psi_warn, t.psi_fail),
-                    ("normed Wasserstein", row["wasserstein_normed"], t.wasserstein_warn,
-                     t.wasserstein_fail)]
+        measures = [
+            ("PSI", row["psi"], t.psi_warn, t.psi_fail),
+            (
+                "normed Wasserstein",
+                row["wasserstein_normed"],
+                t.wasserstein_warn,
+                t.wasserstein_fail,
+            ),
+        ]
     else:
-        measures = [("Jensen-Shannon", row["jensen_shannon"], t.jensen_shannon_warn,
-                     t.jensen_shannon_fail)]
+        measures = [
+            ("Jensen-Shannon", row["jensen_shannon"], t.jensen_shannon_warn, t.jensen_shannon_fail)
+        ]
     score, level, reasons = 0.0, "ok", []
     for name, value, warn, fail in measures:
         score = max(score, value / warn if warn > 0 else float(value > 0) * 1e9)
@@ -205,16 +260,23 @@ def _decide(row: dict[str, Any], t: DriftThresholds) -> None:
     if significant:
         reasons.insert(0, f"{row['test']} adjusted p = {row['p_value_adjusted']:.3g} < {t.alpha}")
     material = effect_level != "ok"
-    drifted = {"test_and_effect": significant and material, "test_only": significant,
-               "effect_only": material}[t.decision_rule]
+    drifted = {
+        "test_and_effect": significant and material,
+        "test_only": significant,
+        "effect_only": material,
+    }[t.decision_rule]
     if not drifted:
         level = "ok"
     elif effect_level == "fail":
         level = "fail"
     else:
         level = "warn"
-    row.update(drift_score=float(score), drifted=bool(drifted), level=level,
-               reasons=reasons if drifted else [])
+    row.update(
+        drift_score=float(score),
+        drifted=bool(drifted),
+        level=level,
+        reasons=reasons if drifted else [],
+    )
 
 
 def detect_feature_drift(
@@ -225,7 +287,11 @@ def detect_feature_drift(
     thresholds: DriftThresholds | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return per-feature drift, sorted most drifted first, and the batch-level verdict."""
-    t = thresholds if isinstance(thresholds, DriftThresholds) else DriftThresholds.from_params(thresholds)
+    t = (
+        thresholds
+        if isinstance(thresholds, DriftThresholds)
+        else DriftThresholds.from_params(thresholds)
+    )
     started = time.perf_counter()
     findings, unusable = structural_issues(reference, current, numeric, categorical)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
@@ -241,44 +307,73 @@ def detect_feature_drift(
     else:
         rows = [compare(column) for column in comparable]
 
-    adjusted = adjust_p_values([np.nan if r["p_value"] is None else r["p_value"] for r in rows],
-                               t.correction)
-    for row, p_adjusted in zip(rows, adjusted):
+    adjusted = adjust_p_values(
+        [np.nan if r["p_value"] is None else r["p_value"] for r in rows], t.correction
+    )
+    for row, p_adjusted in zip(rows, adjusted, strict=True):
         row["p_value_adjusted"] = None if np.isnan(p_adjusted) else float(p_adjusted)
         row["flags"] = []
         if row["p_value"] is None:
-            row.update(drift_score=None, drifted=True, level="fail",
-                       reasons=["no values to compare in one of the two samples"])
+            row.update(
+                drift_score=None,
+                drifted=True,
+                level="fail",
+                reasons=["no values to compare in one of the two samples"],
+            )
         else:
             _decide(row, t)
         findings.extend(_value_findings(row))
     for column, reason in unusable.items():
-        rows.append({"feature": column, "kind": kinds[column], "test": None, "statistic": None,
-                     "p_value": None, "p_value_adjusted": None, "drift_score": None,
-                     "drifted": True, "level": "fail", "reasons": [reason], "flags": [],
-                     "histogram": None})
+        rows.append(
+            {
+                "feature": column,
+                "kind": kinds[column],
+                "test": None,
+                "statistic": None,
+                "p_value": None,
+                "p_value_adjusted": None,
+                "drift_score": None,
+                "drifted": True,
+                "level": "fail",
+                "reasons": [reason],
+                "flags": [],
+                "histogram": None,
+            }
+        )
     for row in rows:
         row["flags"] = sorted({f["check"] for f in findings if f.get("column") == row["feature"]})
 
-    rows.sort(key=lambda r: (not r["drifted"], -(r["drift_score"] if r["drift_score"] is not None
-                                                  else float("inf")), r["feature"]))
+    rows.sort(
+        key=lambda r: (
+            not r["drifted"],
+            -(r["drift_score"] if r["drift_score"] is not None else float("inf")),
+            r["feature"],
+        )
+    )
     drifted = [r["feature"] for r in rows if r["drifted"]]
     share = len(drifted) / len(kinds) if kinds else 0.0
     if current.empty:
         level, summary = "fail", "the current batch is empty"
     else:
-        level = ("fail" if share >= t.dataset_drift_share_fail
-                 else "warn" if drifted and share >= t.dataset_drift_share_warn else "ok")
-        summary = (f"{len(drifted)} of {len(kinds)} features drifted (share {share:.2f}; "
-                   f"warn at {t.dataset_drift_share_warn}, fail at {t.dataset_drift_share_fail})")
+        level = (
+            "fail"
+            if share >= t.dataset_drift_share_fail
+            else "warn"
+            if drifted and share >= t.dataset_drift_share_warn
+            else "ok"
+        )
+        summary = (
+            f"{len(drifted)} of {len(kinds)} features drifted (share {share:.2f}; "
+            f"warn at {t.dataset_drift_share_warn}, fail at {t.dataset_drift_share_fail})"
+        )
     return {
         "level": level,
         "summary": summary,
         "drift_share": share,
         "drifted_features": drifted,
         "n_features": len(kinds),
-        "n_rows_reference": int(len(reference)),
-        "n_rows_current": int(len(current)),
+        "n_rows_reference": len(reference),
+        "n_rows_current": len(current),
         "features": rows,
         "issues": findings,
         "thresholds": asdict(t),
@@ -296,18 +391,35 @@ def _value_findings(row: dict[str, Any]) -> list[dict]:
     else:
         ref_constant, cur_constant = ref["distinct"] == 1, cur["distinct"] == 1
     if ref_constant:
-        found.append(issue("warn", "constant_in_reference",
-                           f"column '{column}' is constant in the reference: its drift "
-                           "statistics are unscaled", column))
+        found.append(
+            issue(
+                "warn",
+                "constant_in_reference",
+                f"column '{column}' is constant in the reference: its drift "
+                "statistics are unscaled",
+                column,
+            )
+        )
     if cur_constant and not ref_constant:
-        found.append(issue("warn", "constant_column",
-                           f"column '{column}' is constant in the current batch but varies in "
-                           "the reference", column))
+        found.append(
+            issue(
+                "warn",
+                "constant_column",
+                f"column '{column}' is constant in the current batch but varies in the reference",
+                column,
+            )
+        )
     if row.get("unseen_categories"):
         unseen = row["unseen_categories"]
-        found.append(issue("warn", "unseen_categories",
-                           f"column '{column}' has {len(unseen)} categor"
-                           f"{'y' if len(unseen) == 1 else 'ies'} never seen in the reference: "
-                           f"{', '.join(map(repr, unseen[:10]))} ({row['unseen_share']:.1%} of rows)",
-                           column, categories=unseen[:50]))
+        found.append(
+            issue(
+                "warn",
+                "unseen_categories",
+                f"column '{column}' has {len(unseen)} categor"
+                f"{'y' if len(unseen) == 1 else 'ies'} never seen in the reference: "
+                f"{', '.join(map(repr, unseen[:10]))} ({row['unseen_share']:.1%} of rows)",
+                column,
+                categories=unseen[:50],
+            )
+        )
     return found

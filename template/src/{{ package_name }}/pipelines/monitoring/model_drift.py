@@ -1,4 +1,4 @@
-"""Model (performance) drift: metrics on the labelled current batch against the training baseline."""
+"""Model (performance) drift: metrics on the labelled current batch against the baseline."""
 
 from __future__ import annotations
 
@@ -37,29 +37,53 @@ def compare_metrics(
         tolerated = float(tolerance.get("tolerated_drop", 0.0))
         failing = float(tolerance.get("failing_drop", tolerated))
         if failing < tolerated:
-            raise ValueError(f"monitoring.model_drift.metrics.{metric}: failing_drop ({failing}) "
-                             f"must not be smaller than tolerated_drop ({tolerated})")
+            raise ValueError(
+                f"monitoring.model_drift.metrics.{metric}: failing_drop ({failing}) "
+                f"must not be smaller than tolerated_drop ({tolerated})"
+            )
         base, now = baseline.get(metric), current.get(metric)
         if not _is_number(base) or not _is_number(now):
-            rows.append({"metric": metric, "baseline": base, "current": now, "drop": None,
-                         "tolerated_drop": tolerated, "failing_drop": failing, "level": "warn",
-                         "message": f"{metric} is missing from the "
-                                    f"{'baseline' if not _is_number(base) else 'current'} metrics"})
+            rows.append(
+                {
+                    "metric": metric,
+                    "baseline": base,
+                    "current": now,
+                    "drop": None,
+                    "tolerated_drop": tolerated,
+                    "failing_drop": failing,
+                    "level": "warn",
+                    "message": f"{metric} is missing from the "
+                    f"{'baseline' if not _is_number(base) else 'current'} metrics",
+                }
+            )
             continue
         drop = metric_drop(metric, float(base), float(now))
         level = "fail" if drop > failing else "warn" if drop > tolerated else "ok"
         direction = "rose" if metric in LOWER_IS_BETTER else "fell"
-        rows.append({
-            "metric": metric, "baseline": float(base), "current": float(now), "drop": drop,
-            "tolerated_drop": tolerated, "failing_drop": failing, "level": level,
-            "message": (f"{metric} {direction} from {float(base):.4f} to {float(now):.4f} "
-                        f"(worse by {drop:.4f}; tolerated {tolerated}, failing {failing})"),
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "baseline": float(base),
+                "current": float(now),
+                "drop": drop,
+                "tolerated_drop": tolerated,
+                "failing_drop": failing,
+                "level": level,
+                "message": (
+                    f"{metric} {direction} from {float(base):.4f} to {float(now):.4f} "
+                    f"(worse by {drop:.4f}; tolerated {tolerated}, failing {failing})"
+                ),
+            }
+        )
     return rows
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value)
+    return (
+        isinstance(value, (int, float, np.number))
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+    )
 
 
 def detect_model_drift(
@@ -77,8 +101,14 @@ def detect_model_drift(
     min_rows = int(params.get("min_labelled_rows", 200))
     target = features["target"]
     columns = [*features["numeric"], *features["categorical"]]
-    result: dict[str, Any] = {"level": "ok", "status": "skipped", "metrics": [], "issues": [],
-                              "current_metrics": {}, "baseline_metrics": _scalars(baseline)}
+    result: dict[str, Any] = {
+        "level": "ok",
+        "status": "skipped",
+        "metrics": [],
+        "issues": [],
+        "current_metrics": {},
+        "baseline_metrics": _scalars(baseline),
+    }
 
     def stop(level: str, check: str, message: str) -> dict[str, Any]:
         result["issues"].append(issue(level, check, message))
@@ -86,26 +116,39 @@ def detect_model_drift(
         return result
 
     if target not in current.columns or current[target].notna().sum() == 0:
-        return stop("ok", "no_labels", "the current batch has no labels: model performance "
-                                       "was not measured")
+        return stop(
+            "ok", "no_labels", "the current batch has no labels: model performance was not measured"
+        )
     labelled = current.loc[current[target].notna()]
     if len(labelled) < min_rows:
-        return stop("warn", "too_few_labels",
-                    f"only {len(labelled)} labelled rows in the current batch (at least {min_rows} "
-                    "needed, monitoring.model_drift.min_labelled_rows): performance not measured")
+        return stop(
+            "warn",
+            "too_few_labels",
+            f"only {len(labelled)} labelled rows in the current batch (at least {min_rows} "
+            "needed, monitoring.model_drift.min_labelled_rows): performance not measured",
+        )
     labels = labelled[target].astype(int).to_numpy()
     if np.unique(labels).size < 2:
-        return stop("warn", "one_class", "the labelled current batch holds one class only: "
-                                         "ROC AUC and PR AUC are undefined")
+        return stop(
+            "warn",
+            "one_class",
+            "the labelled current batch holds one class only: ROC AUC and PR AUC are undefined",
+        )
     missing = [c for c in columns if c not in labelled.columns]
     if missing:
-        return stop("fail", "cannot_score", f"the model cannot score the current batch: "
-                                            f"feature column(s) {missing} are missing")
+        return stop(
+            "fail",
+            "cannot_score",
+            f"the model cannot score the current batch: feature column(s) {missing} are missing",
+        )
     try:
         scores = model.predict_proba(labelled[columns])[:, 1]
-    except Exception as error:  # noqa: BLE001 - any scoring failure becomes a finding
-        return stop("fail", "cannot_score", f"the model could not score the current batch: "
-                                            f"{type(error).__name__}: {error}")
+    except Exception as error:
+        return stop(
+            "fail",
+            "cannot_score",
+            f"the model could not score the current batch: {type(error).__name__}: {error}",
+        )
     threshold = float(baseline.get("threshold", params.get("threshold", 0.5)))
     current_metrics = classification_metrics(labels, scores, threshold)
     rows = compare_metrics(baseline, current_metrics, tolerances)
@@ -116,9 +159,12 @@ def detect_model_drift(
         level=level,
         metrics=rows,
         current_metrics=_scalars(current_metrics),
-        n_labelled=int(len(labelled)),
-        summary=("; ".join(worse) if worse else
-                 f"all {len(rows)} metrics within tolerance on {len(labelled)} labelled rows"),
+        n_labelled=len(labelled),
+        summary=(
+            "; ".join(worse)
+            if worse
+            else f"all {len(rows)} metrics within tolerance on {len(labelled)} labelled rows"
+        ),
     )
     return result
 

@@ -26,7 +26,9 @@ def at_least(level: str, threshold: str) -> bool:
     return level_rank(level) >= level_rank(threshold)
 
 
-def issue(level: str, check: str, message: str, column: str | None = None, **details: object) -> dict:
+def issue(
+    level: str, check: str, message: str, column: str | None = None, **details: object
+) -> dict:
     """Return one finding: its level, the check that raised it, the column and a sentence."""
     level_rank(level)
     return {"level": level, "check": check, "column": column, "message": message, **details}

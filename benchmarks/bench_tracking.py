@@ -1,0 +1,100 @@
+"""What MLflow tracking adds to the default `kedro run`: wall time with and without it.
+
+Renders the template with its defaults (or uses --project), then runs the default pipeline
+`--runs` times with tracking on and as often with it off (KEDRO_TRACKING_ENABLED=false: the hook
+stays registered but only prints metric lines, the state of a project without tracking),
+alternating the two so that load on the machine hits both alike. One untimed run first creates
+the SQLite store and warms the file cache. Prints each run and the medians.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_tracking.py
+    python benchmarks/bench_tracking.py --runs 3 --project /tmp/rendered-project
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+# The sample's current batch drifts on purpose; monitoring would fail the run otherwise.
+RUN_ARGS = ("run", "--params", "monitoring.alerting.exit_nonzero_on=never")
+ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "MPLBACKEND": "Agg",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+}
+
+
+def render_project(destination: Path) -> Path:
+    """Return the folder of a fresh default render of the template."""
+    from copier import run_copy
+
+    run_copy(
+        str(TEMPLATE_ROOT),
+        str(destination),
+        defaults=True,
+        unsafe=True,
+        skip_tasks=True,
+        quiet=True,
+        vcs_ref="HEAD" if (TEMPLATE_ROOT / ".git").exists() else None,
+    )
+    return destination
+
+
+def timed_run(project: Path, tracking: bool) -> float:
+    """Return the wall time in seconds of one default `kedro run` in `project`."""
+    env = {**os.environ, **ENVIRONMENT, "PYTHONPATH": str(project / "src")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["KEDRO_TRACKING_ENABLED"] = "true" if tracking else "false"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(VENV_BIN / "kedro"), *RUN_ARGS],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"kedro run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def _listed(seconds: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per variant (default 5)")
+    parser.add_argument("--project", type=Path, help="an already rendered project")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-tracking-") as scratch:
+        project = args.project or render_project(Path(scratch) / "churn-prediction")
+        print(f"project: {project}")
+        print(f"warm-up (tracking on, creates mlflow.db): {timed_run(project, True):.2f} s")
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for index in range(args.runs):
+            for tracking in (index % 2 == 0, index % 2 != 0):
+                seconds = timed_run(project, tracking)
+                timings[tracking].append(seconds)
+                print(f"run {index + 1}, tracking {'on ' if tracking else 'off'}: {seconds:.2f} s")
+        on, off = statistics.median(timings[True]), statistics.median(timings[False])
+        print(f"median with tracking:    {on:.2f} s  ({_listed(timings[True])})")
+        print(f"median without tracking: {off:.2f} s  ({_listed(timings[False])})")
+        print(f"tracking overhead:       {on - off:+.2f} s ({(on - off) / off:+.1%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Alerting: turn the monitoring report into metric records and send them to notifiers.
+
+`LoggingNotifier` is the default: it logs the verdict and raises `MonitoringAlertError` when the
+verdict reaches `exit_nonzero_on`, so `kedro run` exits non-zero and a scheduler or CI step fails.
+`CloudWatchNotifier` puts the metrics with `put_metric_data` and can publish to an SNS topic.
+`metric_records_to_jsonl` writes the same records as JSON lines for any log shipper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from .severity import at_least, level_rank
+
+logger = logging.getLogger(__name__)
+
+# CloudWatch accepts at most 1000 metrics per put_metric_data call; older limits were 20, and
+# small batches keep each request far below the 1 MB payload limit.
+CLOUDWATCH_BATCH = 20
+
+
+class MonitoringAlertError(RuntimeError):
+    """Raised when the monitoring verdict reaches the configured exit level."""
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One number to ship: name, value, unit and the dimensions that say what it measures."""
+
+    name: str
+    value: float
+    unit: str = "None"
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringAlert:
+    """What every notifier receives: the verdict, why, and the metric records."""
+
+    level: str
+    summary: str
+    reasons: Sequence[str]
+    metrics: Sequence[MetricRecord]
+    timestamp: datetime
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Anything that can deliver a monitoring alert."""
+
+    def notify(self, alert: MonitoringAlert) -> None:
+        """Deliver the alert (raise to stop the run)."""
+
+
+class LoggingNotifier:
+    """Log the verdict; raise MonitoringAlertError when it reaches `exit_nonzero_on`."""
+
+    def __init__(self, exit_nonzero_on: str = "fail", log: logging.Logger | None = None) -> None:
+        if exit_nonzero_on != "never":
+            level_rank(exit_nonzero_on)
+        self.exit_nonzero_on = exit_nonzero_on
+        self.log = log or logger
+
+    def notify(self, alert: MonitoringAlert) -> None:
+        """Log the verdict and its reasons; raise when the exit level is reached."""
+        log_level = {"ok": logging.INFO, "warn": logging.WARNING}.get(alert.level, logging.ERROR)
+        self.log.log(log_level, "Monitoring verdict %s: %s", alert.level.upper(), alert.summary)
+        for reason in alert.reasons:
+            self.log.log(log_level, "  - %s", reason)
+        if self.exit_nonzero_on != "never" and at_least(alert.level, self.exit_nonzero_on):
+            raise MonitoringAlertError(
+                f"monitoring verdict is {alert.level.upper()} (exit level "
+                f"{self.exit_nonzero_on}): {alert.summary}. Reasons: " + "; ".join(alert.reasons)
+            )
+
+
+class CloudWatchNotifier:
+    """Put the metric records to CloudWatch; publish to SNS when the level is high enough."""
+
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        sns_topic_arn: str | None = None,
+        sns_min_level: str = "fail",
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        cloudwatch_client: Any = None,
+        sns_client: Any = None,
+    ) -> None:
+        level_rank(sns_min_level)
+        if not namespace or namespace.startswith("AWS/"):
+            raise ValueError(
+                "monitoring.alerting.cloudwatch.namespace must be set and must not "
+                f"start with 'AWS/' (reserved); got {namespace!r}"
+            )
+        self.namespace = namespace
+        self.dimensions = {str(k): str(v) for k, v in (dimensions or {}).items()}
+        self.sns_topic_arn = sns_topic_arn
+        self.sns_min_level = sns_min_level
+        self._client_args = {"region_name": region_name, "endpoint_url": endpoint_url}
+        self._cloudwatch = cloudwatch_client
+        self._sns = sns_client
+
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, **{k: v for k, v in self._client_args.items() if v})
+
+    def metric_data(self, alert: MonitoringAlert) -> list[dict[str, Any]]:
+        """Return the MetricData entries that `notify` sends."""
+        entries = []
+        for record in alert.metrics:
+            dims = {**self.dimensions, **record.dimensions}
+            entries.append(
+                {
+                    "MetricName": record.name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()][:30],
+                    "Timestamp": alert.timestamp,
+                    "Value": float(record.value),
+                    "Unit": record.unit,
+                }
+            )
+        return entries
+
+    def notify(self, alert: MonitoringAlert) -> None:
+        """Send every metric (batches of 20) and, at or above `sns_min_level`, an SNS message."""
+        cloudwatch = self._cloudwatch or self._client("cloudwatch")
+        entries = self.metric_data(alert)
+        for start in range(0, len(entries), CLOUDWATCH_BATCH):
+            cloudwatch.put_metric_data(
+                Namespace=self.namespace, MetricData=entries[start : start + CLOUDWATCH_BATCH]
+            )
+        logger.info(
+            "Sent %d monitoring metrics to CloudWatch namespace %s", len(entries), self.namespace
+        )
+        if self.sns_topic_arn and at_least(alert.level, self.sns_min_level):
+            sns = self._sns or self._client("sns")
+            sns.publish(
+                TopicArn=self.sns_topic_arn,
+                Subject=f"Model monitoring {alert.level.upper()}"[:100],
+                Message=alert_message(alert),
+            )
+            logger.info("Published the monitoring alert to %s", self.sns_topic_arn)
+
+
+def alert_message(alert: MonitoringAlert) -> str:
+    """Return the plain-text body of an alert: verdict, summary and one line per reason."""
+    lines = [f"Monitoring verdict: {alert.level.upper()}", alert.summary, ""]
+    lines += [f"- {reason}" for reason in alert.reasons]
+    lines += ["", f"Time: {alert.timestamp.isoformat()}"]
+    return "\n".join(lines)
+
+
+def dispatch_alert(alert: MonitoringAlert, notifiers: Iterable[Notifier]) -> None:
+    """Call every notifier; re-raise the first alert error, or a notifier failure, at the end.
+
+    Every notifier runs even when an earlier one failed, so CloudWatch still gets the metrics
+    of a run that then exits non-zero.
+    """
+    alert_error: MonitoringAlertError | None = None
+    failures: list[str] = []
+    for notifier in notifiers:
+        try:
+            notifier.notify(alert)
+        except MonitoringAlertError as error:
+            alert_error = alert_error or error
+        except Exception as error:
+            logger.error("Notifier %s failed: %s", type(notifier).__name__, error)
+            failures.append(f"{type(notifier).__name__}: {type(error).__name__}: {error}")
+    if alert_error is not None:
+        if failures:
+            raise MonitoringAlertError(
+                f"{alert_error} (and notifier failures: {'; '.join(failures)})"
+            )
+        raise alert_error
+    if failures:
+        raise RuntimeError("monitoring alert could not be delivered: " + "; ".join(failures))
+
+
+def metric_records(report: Mapping[str, Any]) -> list[MetricRecord]:
+    """Return the numbers of a monitoring report as metric records (one per value)."""
+    records = [MetricRecord("MonitoringLevel", level_rank(report["level"]))]
+    sections = report.get("sections", {})
+    validation = sections.get("validation") or {}
+    if validation:
+        records.append(
+            MetricRecord(
+                "ValidationFailedExpectations", validation.get("failed_expectations", 0), "Count"
+            )
+        )
+    drift = sections.get("data_drift") or {}
+    if drift:
+        records += [
+            MetricRecord("DatasetDriftShare", drift.get("drift_share", 0.0)),
+            MetricRecord("DriftedFeatures", len(drift.get("drifted_features", [])), "Count"),
+        ]
+        for row in drift.get("features", []):
+            dims = {"Feature": str(row["feature"])}
+            records.append(
+                MetricRecord("FeatureDrifted", 1.0 if row["drifted"] else 0.0, dimensions=dims)
+            )
+            for key, name in (
+                ("drift_score", "FeatureDriftScore"),
+                ("psi", "FeaturePSI"),
+                ("wasserstein_normed", "FeatureWassersteinNormed"),
+                ("jensen_shannon", "FeatureJensenShannon"),
+                ("p_value_adjusted", "FeaturePValueAdjusted"),
+            ):
+                if row.get(key) is not None:
+                    records.append(MetricRecord(name, float(row[key]), dimensions=dims))
+    model = sections.get("model_drift") or {}
+    for row in model.get("metrics", []):
+        if row.get("current") is not None:
+            dims = {"Metric": row["metric"]}
+            records.append(MetricRecord("ModelMetric", float(row["current"]), dimensions=dims))
+            records.append(MetricRecord("ModelMetricDrop", float(row["drop"]), dimensions=dims))
+    concept = sections.get("concept_drift") or {}
+    for check_name, check in (concept.get("checks") or {}).items():
+        for key, name in (
+            ("spearman", "AttributionRankCorrelation"),
+            ("ndcg", "AttributionNDCG"),
+            ("importance_shift", "AttributionShift"),
+        ):
+            if isinstance(check, Mapping) and check.get(key) is not None:
+                records.append(
+                    MetricRecord(name, float(check[key]), dimensions={"Check": check_name})
+                )
+    return records
+
+
+def metric_records_to_jsonl(
+    records: Iterable[MetricRecord], timestamp: datetime, level: str, tags: Mapping[str, str]
+) -> str:
+    """Return one JSON object per line: timestamp, metric, value, unit, level and tags."""
+    stamp = timestamp.astimezone(UTC).isoformat()
+    lines = [
+        json.dumps(
+            {
+                "timestamp": stamp,
+                "metric": r.name,
+                "value": r.value,
+                "unit": r.unit,
+                "level": level,
+                "tags": {**tags, **r.dimensions},
+            },
+            sort_keys=True,
+        )
+        for r in records
+    ]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def parse_timestamp(value: str | None) -> datetime:
+    """Return the report's timestamp as an aware datetime (now when absent)."""
+    if value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC)

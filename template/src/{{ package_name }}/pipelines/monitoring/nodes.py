@@ -1,0 +1,178 @@
+"""Nodes of the monitoring pipeline: thin wrappers that read parameters and call the modules.
+
+expectations (GX suite and validation), feature_drift (data drift), model_drift, concept_drift,
+drift_report (JSON and HTML report) and alerting (notifiers, JSON lines) do the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import alerting
+from .concept_drift import detect_concept_drift
+from .drift_report import build_monitoring_report, render_html_report
+from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
+from .feature_drift import DriftThresholds, detect_feature_drift
+from .model_drift import detect_model_drift
+
+logger = logging.getLogger(__name__)
+
+
+def json_ready(value: Any) -> Any:
+    """Return `value` with numpy scalars as Python numbers and NaN or infinity as None."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def derive_reference_expectations(
+    train_set: pd.DataFrame, features: dict[str, Any], monitoring: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the GX expectation suite derived from the training data."""
+    suite = derive_expectation_suite(
+        train_set,
+        numeric=list(features["numeric"]),
+        categorical=list(features["categorical"]),
+        settings=ValidationSettings.from_params(monitoring.get("validation")),
+        unique_columns=[features["id_column"]] if features.get("id_column") else [],
+        name="train_set",
+    )
+    logger.info(
+        "Derived %d expectations from %d reference rows", len(suite["expectations"]), len(train_set)
+    )
+    return json_ready(suite)
+
+
+def validate_current_batch(current_set: pd.DataFrame, suite: dict[str, Any]) -> dict[str, Any]:
+    """Return the validation of the current batch against the reference suite."""
+    result = validate_batch(current_set, suite)
+    for failure in result["failures"]:
+        log = logger.error if failure["level"] == "fail" else logger.warning
+        log("Validation: %s [%s]", failure["message"], failure["expectation"])
+    return json_ready(result)
+
+
+def detect_data_drift(
+    train_set: pd.DataFrame,
+    current_set: pd.DataFrame,
+    features: dict[str, Any],
+    monitoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Return per-feature and batch-level data drift of the current batch against train_set."""
+    result = detect_feature_drift(
+        train_set,
+        current_set,
+        numeric=list(features["numeric"]),
+        categorical=list(features["categorical"]),
+        thresholds=DriftThresholds.from_params(monitoring.get("drift")),
+    )
+    logger.info("Data drift %s: %s", result["level"].upper(), result["summary"])
+    return json_ready(result)
+
+
+def detect_performance_drift(
+    model: Any,
+    current_set: pd.DataFrame,
+    evaluation_metrics: dict[str, Any],
+    features: dict[str, Any],
+    monitoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the model's metrics on the labelled current batch against the training baseline."""
+    result = detect_model_drift(
+        model, current_set, evaluation_metrics, features, monitoring.get("model_drift")
+    )
+    logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
+    return json_ready(result)
+
+
+def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
+    model: Any,
+    train_set: pd.DataFrame,
+    current_set: pd.DataFrame,
+    features: dict[str, Any],
+    data_drift: dict[str, Any],
+    model_drift: dict[str, Any],
+    monitoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the concept drift checks: performance against input drift, attribution drift."""
+    result = detect_concept_drift(
+        model,
+        train_set,
+        current_set,
+        features,
+        data_drift=data_drift,
+        model_drift=model_drift,
+        params=monitoring.get("concept_drift") or {},
+    )
+    logger.info("Concept drift %s: %s", result["level"].upper(), result["summary"])
+    return json_ready(result)
+
+
+def assemble_monitoring_report(
+    validation: dict[str, Any],
+    data_drift: dict[str, Any],
+    model_drift: dict[str, Any],
+    concept_drift: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the monitoring report (JSON): overall verdict, reasons and every section."""
+    return json_ready(build_monitoring_report(validation, data_drift, model_drift, concept_drift))
+
+
+def render_monitoring_report(monitoring_report: dict[str, Any]) -> str:
+    """Return the self-contained HTML page of the monitoring report."""
+    return render_html_report(monitoring_report)
+
+
+def build_monitoring_metrics(monitoring_report: dict[str, Any], monitoring: dict[str, Any]) -> str:
+    """Return the report's metrics as JSON lines (appended to monitoring_metrics by the catalog)."""
+    cloudwatch = (monitoring.get("alerting") or {}).get("cloudwatch") or {}
+    return alerting.metric_records_to_jsonl(
+        alerting.metric_records(monitoring_report),
+        alerting.parse_timestamp(monitoring_report.get("generated_at")),
+        monitoring_report["level"],
+        {str(k): str(v) for k, v in (cloudwatch.get("dimensions") or {}).items()},
+    )
+
+
+def build_notifiers(alerting_params: Mapping[str, Any]) -> list[alerting.Notifier]:
+    """Return the configured notifiers, the exit-code one last so the others always run."""
+    notifiers: list[alerting.Notifier] = []
+    cloudwatch = dict(alerting_params.get("cloudwatch") or {})
+    if cloudwatch.pop("enabled", False):
+        notifiers.append(alerting.CloudWatchNotifier(**cloudwatch))
+    notifiers.append(alerting.LoggingNotifier(alerting_params.get("exit_nonzero_on", "fail")))
+    return notifiers
+
+
+def send_monitoring_alerts(
+    monitoring_report: dict[str, Any],
+    monitoring_metrics: str,
+    monitoring_report_html: str,
+    monitoring: dict[str, Any],
+) -> None:
+    """Send the verdict to every notifier; raise MonitoringAlertError at the exit level.
+
+    Takes the saved metrics and HTML page as inputs only so that Kedro runs this node after
+    they are written: a failing verdict must not lose its report.
+    """
+    del monitoring_metrics, monitoring_report_html
+    alert = alerting.MonitoringAlert(
+        level=monitoring_report["level"],
+        summary=monitoring_report.get("headline", ""),
+        reasons=list(monitoring_report.get("reasons", [])),
+        metrics=alerting.metric_records(monitoring_report),
+        timestamp=alerting.parse_timestamp(monitoring_report.get("generated_at")),
+    )
+    alerting.dispatch_alert(alert, build_notifiers(monitoring.get("alerting") or {}))

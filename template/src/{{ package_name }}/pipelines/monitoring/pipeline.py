@@ -1,0 +1,117 @@
+"""Monitoring: validate the current batch, detect data, model and concept drift, report, alert."""
+
+from kedro.pipeline import Node, Pipeline
+
+from ..data_processing.nodes import prepare_features, validator_for
+
+from .nodes import (
+    assemble_monitoring_report,
+    build_monitoring_metrics,
+    derive_reference_expectations,
+    detect_data_drift,
+    detect_performance_drift,
+    detect_relationship_drift,
+    render_monitoring_report,
+    send_monitoring_alerts,
+    validate_current_batch,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Return the monitoring pipeline."""
+    return Pipeline(
+        [
+            # The new batch goes through the same schema check and feature preparation as the
+            # reference; labels are optional (model drift is measured only when they exist).
+            Node(
+                validator_for("customers_current", require_target=False),
+                inputs=["customers_current", "params:features"],
+                outputs="validated_customers_current",
+                name="validate_current_schema",
+            ),
+            Node(
+                prepare_features,
+                inputs=["validated_customers_current", "params:features"],
+                outputs="current_set",
+                name="prepare_current_features",
+            ),
+            Node(
+                derive_reference_expectations,
+                inputs=["train_set", "params:features", "params:monitoring"],
+                outputs="reference_expectation_suite",
+                name="derive_reference_expectations",
+            ),
+            Node(
+                validate_current_batch,
+                inputs=["current_set", "reference_expectation_suite"],
+                outputs="data_validation_result",
+                name="validate_current_batch",
+            ),
+            Node(
+                detect_data_drift,
+                inputs=["train_set", "current_set", "params:features", "params:monitoring"],
+                outputs="data_drift_result",
+                name="detect_data_drift",
+            ),
+            Node(
+                detect_performance_drift,
+                inputs=[
+                    "model",
+                    "current_set",
+                    "evaluation_metrics",
+                    "params:features",
+                    "params:monitoring",
+                ],
+                outputs="model_drift_result",
+                name="detect_performance_drift",
+            ),
+            Node(
+                detect_relationship_drift,
+                inputs=[
+                    "model",
+                    "train_set",
+                    "current_set",
+                    "params:features",
+                    "data_drift_result",
+                    "model_drift_result",
+                    "params:monitoring",
+                ],
+                outputs="concept_drift_result",
+                name="detect_concept_drift",
+            ),
+            Node(
+                assemble_monitoring_report,
+                inputs=[
+                    "data_validation_result",
+                    "data_drift_result",
+                    "model_drift_result",
+                    "concept_drift_result",
+                ],
+                outputs="monitoring_report",
+                name="assemble_monitoring_report",
+            ),
+            Node(
+                render_monitoring_report,
+                inputs="monitoring_report",
+                outputs="monitoring_report_html",
+                name="render_monitoring_report",
+            ),
+            Node(
+                build_monitoring_metrics,
+                inputs=["monitoring_report", "params:monitoring"],
+                outputs="monitoring_metrics",
+                name="build_monitoring_metrics",
+            ),
+            Node(
+                send_monitoring_alerts,
+                inputs=[
+                    "monitoring_report",
+                    "monitoring_metrics",
+                    "monitoring_report_html",
+                    "params:monitoring",
+                ],
+                outputs=None,
+                name="send_monitoring_alerts",
+            ),
+        ]
+    )
