@@ -51,32 +51,67 @@ def main() -> None:
     args = parser.parse_args()
 
     copier_time = median_render(
-        lambda tmp: [str(BIN / "copier"), "copy", "--trust", "--defaults", "--quiet",
-                     "--vcs-ref", "HEAD", str(ROOT), str(tmp / "project")],
+        lambda tmp: [
+            str(BIN / "copier"),
+            "copy",
+            "--trust",
+            "--defaults",
+            "--quiet",
+            "--vcs-ref",
+            "HEAD",
+            str(ROOT),
+            str(tmp / "project"),
+        ],
         args.repeats,
     )
     kedro_time = median_render(
-        lambda tmp: [str(BIN / "kedro"), "new", "--name", "bench", "--tools", "none",
-                     "--example", "n", "--telemetry", "no"],
+        lambda tmp: [
+            str(BIN / "kedro"),
+            "new",
+            "--name",
+            "bench",
+            "--tools",
+            "none",
+            "--example",
+            "n",
+            "--telemetry",
+            "no",
+        ],
         args.repeats,
     )
-    print(f"copier copy --defaults --trust (median of {args.repeats}): {copier_time:.2f} s"
-          " (includes the post-generation check)")
+    print(
+        f"copier copy --defaults --trust (median of {args.repeats}): {copier_time:.2f} s"
+        " (includes the post-generation check)"
+    )
     print(f"kedro new --tools none --example n (median of {args.repeats}): {kedro_time:.2f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
         subprocess.run(
-            [str(BIN / "copier"), "copy", "--trust", "--defaults", "--quiet", "--vcs-ref",
-             "HEAD", str(ROOT), str(project)], env=ENV, check=True, capture_output=True,
+            [
+                str(BIN / "copier"),
+                "copy",
+                "--trust",
+                "--defaults",
+                "--quiet",
+                "--vcs-ref",
+                "HEAD",
+                str(ROOT),
+                str(project),
+            ],
+            env=ENV,
+            check=True,
+            capture_output=True,
         )
         ENV["PYTHONPATH"] = str(project / "src")
         runs = []
         for _ in range(args.runs):
             runs.append(timed([str(BIN / "kedro"), "run"], project))
             shutil.rmtree(project / "mlruns", ignore_errors=True)
-        print(f"default kedro run, whole pipeline (median of {args.runs}): "
-              f"{statistics.median(runs):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in runs)})")
+        print(
+            f"default kedro run, whole pipeline (median of {args.runs}): "
+            f"{statistics.median(runs):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in runs)})"
+        )
 
 
 if __name__ == "__main__":

@@ -219,11 +219,6 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     project = args.project
-    # Copier passes the destination as typed and runs the task inside it, so a relative
-    # destination (`copier copy --trust tpl my-project`) names the current folder.
-    if not project.is_absolute() and not (project / ".copier-answers.yml").is_file():
-        if Path(".copier-answers.yml").is_file():
-            project = Path.cwd()
     if log := os.environ.get("COPIER_KEDRO_MLOPS_HOOK_LOG"):
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{project.resolve()}\n")

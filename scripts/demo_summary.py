@@ -18,7 +18,9 @@ def main() -> int:
     project = Path(sys.argv[1]).resolve()
     outputs = {
         "model": latest(project, "06_models/model.pkl/*/model.pkl"),
-        "metrics": latest(project, "08_reporting/evaluation_metrics.json/*/evaluation_metrics.json"),
+        "metrics": latest(
+            project, "08_reporting/evaluation_metrics.json/*/evaluation_metrics.json"
+        ),
         "ROC plot": latest(project, "08_reporting/roc_curve.png/*/roc_curve.png"),
         "calibration plot": latest(project, "08_reporting/calibration_curve.png/*/*.png"),
     }
@@ -38,7 +40,9 @@ def main() -> int:
         print("the run left no model or metrics behind", file=sys.stderr)
         return 1
     metrics = json.loads(outputs["metrics"].read_text())
-    print("  " + ", ".join(f"{k}={metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "f1", "log_loss")))
+    print(
+        "  " + ", ".join(f"{k}={metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "f1", "log_loss"))
+    )
     report = latest(project, "08_reporting/monitoring/monitoring_report.json/*/*.json")
     if report is None:
         print("the monitoring job left no report behind", file=sys.stderr)

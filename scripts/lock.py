@@ -24,10 +24,22 @@ COMPILE_COMMAND = "python scripts/lock.py  (in the copier-kedro-mlops template r
 def compile_lock(project: Path, python: str, output: Path, extras: list[str]) -> None:
     """Resolve the project's dependencies for one Python into a pinned lock file."""
     command = [
-        sys.executable, "-m", "uv", "pip", "compile", str(project / "pyproject.toml"),
-        "--python-version", python, "--python-platform", "x86_64-manylinux_2_28",
-        "--output-file", str(output), "--custom-compile-command", COMPILE_COMMAND,
-        "--no-annotate", "--quiet",
+        sys.executable,
+        "-m",
+        "uv",
+        "pip",
+        "compile",
+        str(project / "pyproject.toml"),
+        "--python-version",
+        python,
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        "--output-file",
+        str(output),
+        "--custom-compile-command",
+        COMPILE_COMMAND,
+        "--no-annotate",
+        "--quiet",
     ]
     for extra in extras:
         command += ["--extra", extra]
@@ -47,8 +59,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             project = Path(tmp) / "project"
             copier.run_copy(
-                str(ROOT), project, data={"python_version": python}, defaults=True,
-                unsafe=True, skip_tasks=True, quiet=True, vcs_ref="HEAD",
+                str(ROOT),
+                project,
+                data={"python_version": python},
+                defaults=True,
+                unsafe=True,
+                skip_tasks=True,
+                quiet=True,
+                vcs_ref="HEAD",
             )
             compile_lock(project, python, LOCKS / f"requirements-py{python}.txt", [])
             compile_lock(project, python, LOCKS / f"requirements-dev-py{python}.txt", ["dev"])

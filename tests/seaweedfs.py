@@ -79,8 +79,8 @@ class SeaweedServer:
         ]
         self.config_path.write_text(json.dumps({"identities": identities}))
         names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3")
-        self.ports = dict(zip(names, _free_ports(len(names) + 1), strict=False))
-        self.ports["s3_grpc"] = _free_ports(1)[0]
+        names = (*names, "s3_grpc")
+        self.ports = dict(zip(names, _free_ports(len(names)), strict=True))
         self.ports["admin"] = next(
             port for port in range(21000 + os.getpid() % 5000, 40000, 7) if _port_pair_free(port)
         )
@@ -103,6 +103,9 @@ class SeaweedServer:
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
             "-master.telemetry=false", "-s3.autoCreateBucket=false",
             f"-s3.config={self.config_path}",
+            # Unix sockets in the temp folder too, not /tmp/seaweedfs-*.sock left behind.
+            f"-s3.localSocket={self.workdir / 's3.sock'}",
+            f"-filer.localSocket={self.workdir / 'filer.sock'}",
         ]  # fmt: skip
 
     def client(self, keys: tuple[str, str] = ADMIN_KEYS) -> Any:
@@ -155,6 +158,10 @@ class SeaweedServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        # The admin server's socket path has no flag; remove it if shutdown left it behind.
+        Path(f"/tmp/seaweedfs-admin-grpc-{self.ports['admin'] + 10000}.sock").unlink(
+            missing_ok=True
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

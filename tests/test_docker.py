@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,27 @@ def test_processing_job_with_broken_input_writes_message(
 def test_image_defaults_to_kedro_run_for_other_commands(project_image: str) -> None:
     result = docker("run", "--rm", "--network", "none", project_image, "kedro", "--version")
     assert "kedro" in result.stdout.lower()
+
+
+def test_dockerfile_is_plain_and_hadolint_clean(default_project: Path) -> None:
+    """No BuildKit-only syntax, no URL downloads, no secrets; hadolint quiet at warning level."""
+    dockerfile = (default_project / "Dockerfile").read_text()
+    for forbidden in ("# syntax=", "--mount=", "COPY --link", "<<", "ADD http", "ADD ftp"):
+        assert forbidden not in dockerfile, forbidden
+    assert not re.search(r"(?i)(secret|password|token|aws_access_key)", dockerfile)
+    assert re.search(r"^USER (?!root|0\b)\S+", dockerfile, re.MULTILINE)
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        skip_or_fail("hadolint is not installed (it is in requirements-test.txt)")
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "warning", "-"],
+        input=dockerfile,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ignored = (default_project / ".dockerignore").read_text().split()
+    for entry in ("conf/local", "data", ".git", "mlruns", ".venv"):
+        assert entry in ignored, entry

@@ -15,9 +15,17 @@ pytestmark = pytest.mark.render
 
 def test_docs_site_builds_strictly(tmp_path):
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict",
-         "--site-dir", str(tmp_path / "site")],
-        cwd=TEMPLATE_ROOT, capture_output=True, text=True, check=False,
+        [
+            str(Path(sys.executable).parent / "mkdocs"),
+            "build",
+            "--strict",
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site/index.html").is_file()

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
@@ -107,7 +106,9 @@ def test_example_notebook_runs(fresh_project):
     )
     try:
         NotebookClient(
-            notebook, timeout=600, kernel_name="python3",
+            notebook,
+            timeout=600,
+            kernel_name="python3",
             resources={"metadata": {"path": str(fresh_project / "notebooks")}},
         ).execute()
     finally:
@@ -128,7 +129,9 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     """A broken pin cannot hide behind the shared test environment."""
     python = subprocess.run(
         [str(TEMPLATE_ROOT / "scripts/find_python.sh"), "3.12"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     project = render(tmp_path / "project")
     env_dir = tmp_path / "venv"
@@ -140,14 +143,26 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
         [str(env_dir / "bin/pip"), "check"], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "KEDRO_DISABLE_TELEMETRY": "true",
-           "MPLBACKEND": "Agg", "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "MPLBACKEND": "Agg",
+        "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}",
+    }
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
-        [str(env_dir / "bin/kedro"), "run"], cwd=project, env=env,
-        capture_output=True, text=True, timeout=1200, check=False,
+        [str(env_dir / "bin/kedro"), "run"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    metrics = json.loads(latest(project, "08_reporting/evaluation_metrics.json/*/*.json").read_text())
+    metrics = json.loads(
+        latest(project, "08_reporting/evaluation_metrics.json/*/*.json").read_text()
+    )
     assert metrics["roc_auc"] > ROC_AUC_FLOOR
     shutil.rmtree(env_dir)

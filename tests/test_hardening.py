@@ -34,7 +34,7 @@ from conftest import (
     render_from,
 )
 from copier._main import Worker
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
@@ -230,6 +230,18 @@ def check_rendered_answers(project: Path, answers: dict[str, str]) -> None:
     assert devcontainer["name"] == answers["project_name"]
     readme = (project / "README.md").read_text(encoding="utf-8")
     assert readme.startswith(f"# {answers['project_name']}\n")
+    # A slug such as `yes` or `null` must stay a string where YAML holds it.
+    conf = project / "conf" / "base"
+    for relative, keys, expected in [
+        ("sagemaker.yml", ("tags", "project"), slug),
+        ("sagemaker.yml", ("base_job_name",), slug[:30]),
+        ("tracking.yml", ("tracking", "experiment_name"), slug),
+    ]:
+        if (conf / relative).is_file():
+            value = yaml.safe_load((conf / relative).read_text(encoding="utf-8"))
+            for key in keys:
+                value = value[key]
+            assert value == expected, f"conf/base/{relative}: {'.'.join(keys)} is {value!r}"
 
 
 @pytest.fixture
@@ -258,6 +270,9 @@ def test_fuzzed_free_text_answers_render_valid_projects_or_get_the_rule(
 
     @FUZZ
     @given(answers=ANSWERS)
+    @example(answers={"project_name": "Yes", "description": "null", "author_name": "~"})
+    @example(answers={"project_name": "null", "description": "- a: b", "author_name": "O'Hara"})
+    @example(answers={"project_name": "On", "description": "", "author_name": 'Jo "JJ" \\ Ng'})
     def check(answers: dict[str, str]) -> None:
         expected = expected_rejection(answers)
         with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:

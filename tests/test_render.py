@@ -13,7 +13,7 @@ import yaml
 from conftest import TEMPLATE_ROOT, render
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
-from validate_render import validate  # noqa: E402
+from validate_render import validate
 
 pytestmark = pytest.mark.render
 
@@ -89,7 +89,7 @@ def test_every_combination_renders_exactly_and_validates(
     assert answers["include_example"] is include_example
     devcontainer = json.loads((project / ".devcontainer/devcontainer.json").read_text())
     assert devcontainer["build"]["args"]["PYTHON_VERSION"] == python_version
-    assert f"FROM python:${{PYTHON_VERSION}}-slim" in (project / "Dockerfile").read_text()
+    assert "FROM python:${PYTHON_VERSION}-slim" in (project / "Dockerfile").read_text()
 
 
 def test_expected_file_list_names_the_default_package(default_project):

@@ -30,8 +30,8 @@ PREFIX = "teams/churn"
 ROOT = f"s3://{BUCKET}/{PREFIX}/data"
 KEDRO_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
 RUN_TIMEOUT = 900
-# The sample data drifts on purpose, so the monitoring verdict is FAIL; these runs test storage,
-# not alerting, so that verdict must not turn the exit code non-zero.
+# The sample batch drifts on purpose, so the monitoring pipeline's verdict is FAIL; these runs
+# test storage, not alerting, so that verdict must not turn the exit code non-zero.
 RUN_PARAMS = "monitoring.alerting.exit_nonzero_on=never"
 SECOND_RUN_PARAMS = (
     "training.hyperparameters.learning_rate=0.3,training.hyperparameters.max_iter=40"
@@ -112,10 +112,12 @@ def catalog_layout(project: Path, env: dict[str, str]) -> dict[str, Any]:
         with KedroSession.create(env="aws") as session:
             catalog = session.load_context().config_loader["catalog"]
         default = pipelines["__default__"]
+        monitoring = pipelines.get("monitoring")
         print("LAYOUT=" + json.dumps({
             "catalog": catalog,
             "inputs": sorted(default.inputs()),
             "outputs": sorted(default.all_outputs()),
+            "monitoring_outputs": sorted(monitoring.all_outputs()) if monitoring else [],
         }))
         """
     )
@@ -176,14 +178,20 @@ def s3_project(tmp_path_factory: pytest.TempPathFactory, s3_env: dict[str, str])
 
 @pytest.fixture(scope="module")
 def runs(s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer) -> dict[str, Any]:
-    """Run the default pipeline twice; return each run's version and the bucket after each."""
+    """Run the default pipeline, the monitoring pipeline, then the default pipeline again with
+    other hyperparameters; return each run's version and the bucket's state after each."""
     client = seaweed.client()
     state: dict[str, Any] = {"after_upload": snapshot(client)}
-    for label, params in (("first", ""), ("second", SECOND_RUN_PARAMS)):
+    for label, args, params, produces in (
+        ("first", (), "", "model"),
+        ("monitoring", ("--pipeline", "monitoring"), "", "monitoring_report"),
+        ("second", (), SECOND_RUN_PARAMS, "model"),
+    ):
         started = time.perf_counter()
-        kedro_aws(s3_project, s3_env, params=params)
+        kedro_aws(s3_project, s3_env, *args, params=params)
         state[f"{label}_seconds"] = time.perf_counter() - started
-        versions = versions_json(s3_project, s3_env, "model")["model"]["versions"]
+        print(f"[s3] {label} run: {state[f'{label}_seconds']:.1f} s")
+        versions = versions_json(s3_project, s3_env, produces)[produces]["versions"]
         state[label] = versions[0]["version"]
         state[f"after_{label}"] = snapshot(client)
     return state
@@ -259,15 +267,18 @@ def test_first_run_stores_every_artefact_as_a_timestamped_version(
     layout = catalog_layout(s3_project, s3_env)
     first = runs["first"]
     assert KEDRO_VERSION.match(first)
-    keys = set(runs["after_first"])
     client = seaweed.client()
-    stored = [n for n in layout["outputs"] if "filepath" in layout["catalog"].get(n, {})]
-    assert {"model", "evaluation_metrics", "train_set", "roc_curve_plot"} <= set(stored)
-    for name in stored:
-        entry = layout["catalog"][name]
-        path = key_of(entry["filepath"])
+    keys = set(runs["after_monitoring"])
+    expected = [(name, first) for name in layout["outputs"]]
+    expected += [(name, runs["monitoring"]) for name in layout["monitoring_outputs"]]
+    expected = [(n, v) for n, v in expected if "filepath" in layout["catalog"].get(n, {})]
+    names = {name for name, _ in expected}
+    assert {"model", "evaluation_metrics", "train_set", "roc_curve_plot"} <= names
+    assert {"shap_importance", "monitoring_report"} <= names
+    for name, version in expected:
+        path = key_of(layout["catalog"][name]["filepath"])
         basename = path.rsplit("/", 1)[-1]
-        prefix = f"{path}/{first}/{basename}"
+        prefix = f"{path}/{version}/{basename}"
         under = [key for key in keys if key == prefix or key.startswith(prefix + "/")]
         assert under, f"{name}: nothing at s3://{BUCKET}/{prefix}"
         head = client.head_object(Bucket=BUCKET, Key=under[0])
@@ -285,12 +296,12 @@ def test_second_run_adds_versions_and_leaves_the_first_byte_for_byte(
     runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer
 ) -> None:
     first, second = runs["first"], runs["second"]
-    assert second > first
-    assert_untouched(runs["after_first"], runs["after_second"])
+    assert second > runs["monitoring"] > first
+    assert_untouched(runs["after_monitoring"], runs["after_second"])
     # No key was ever written twice: one S3 object version each (bucket versioning is on).
     overwritten = {k: ids for k, ids in object_versions(seaweed.client()).items() if len(ids) > 1}
     assert not overwritten
-    new_keys = set(runs["after_second"]) - set(runs["after_first"])
+    new_keys = set(runs["after_second"]) - set(runs["after_monitoring"])
     assert new_keys and {version_in(key) for key in new_keys} == {second}
     client = seaweed.client()
     assert json.loads(metrics_of(client, first)) != json.loads(metrics_of(client, second)), (
@@ -472,6 +483,7 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     assert "Could not connect to the endpoint URL" in text, text[-3000:]
     assert "The storage stopped answering during the run" in text
     assert failed_after < 180, f"the run took {failed_after:.0f} s to notice the server was gone"
+    print(f"[s3] the run failed {failed_after:.1f} s after the server stopped")
 
     after = snapshot(seaweed.client())
     assert_untouched(before, after)

@@ -506,3 +506,35 @@ def test_entrypoint_process_then_train_without_docker(fresh_project: Path, tmp_p
     for definition in definitions:
         assert re.search(definition["Regex"], trained.stdout, re.MULTILINE), definition
     assert not (root / "output" / "failure").exists()
+
+
+@pytest.mark.e2e
+def test_entrypoint_copies_the_model_out_when_the_catalog_keeps_it(
+    fresh_project: Path, tmp_path: Path
+) -> None:
+    """With a Kedro env whose catalog is not linked to /opt/ml (like `aws`), the model still
+    lands in /opt/ml/model: the entrypoint loads it from the catalog after the run."""
+    from conftest import run_in
+
+    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    root = tmp_path / "opt-ml"
+    env = project_env(
+        fresh_project,
+        {
+            "SAGEMAKER_ROOT": str(root),
+            "KEDRO_PROJECT_PATH": str(fresh_project),
+            # Layer links go somewhere the catalog never looks, as with S3 paths.
+            "SAGEMAKER_DATA_ROOT": str(tmp_path / "unused-links"),
+        },
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "churn_prediction.sagemaker", "train", "--env", "local"],
+        cwd=fresh_project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (root / "model" / "model.pkl").stat().st_size > 1000
+    assert list((fresh_project / "data" / "06_models").glob("model.pkl/*/model.pkl"))

@@ -76,6 +76,7 @@ class MlflowTrackingHook:
         self._context: KedroContext | None = None
         self._save_version: str | None = None
         self._run: _RunRecorder | None = None
+        self._warm_up: threading.Thread | None = None
 
     # ----- Kedro hook specifications --------------------------------------------------------------
     @hook_impl
@@ -83,6 +84,13 @@ class MlflowTrackingHook:
         """Read tracking.yml of the session's environment."""
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
+        if self._config.enabled and self._warm_up is None:
+            # Kedro now loads the pipelines and builds the catalog; import MLflow meanwhile.
+            uri = self._config.store_uri(Path(context.project_path))
+            self._warm_up = threading.Thread(
+                target=_open_store, args=(uri,), name="mlflow-warm-up", daemon=True
+            )
+            self._warm_up.start()
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
@@ -129,7 +137,7 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
-        self._run = _RunRecorder(self._config, Path(context.project_path), catalog)
+        self._run = _RunRecorder(self._config, Path(context.project_path), catalog, self._warm_up)
         self._run.open(save_version, tags, context.params, description)
 
     @hook_impl
@@ -206,8 +214,15 @@ class _RunRecorder:
     opened, later requests are dropped and `finish` returns the error.
     """
 
-    def __init__(self, config: TrackingConfig, project_path: Path, catalog: CatalogProtocol):
+    def __init__(
+        self,
+        config: TrackingConfig,
+        project_path: Path,
+        catalog: CatalogProtocol,
+        warm_up: threading.Thread | None = None,
+    ):
         self.config = config
+        self._warm_up = warm_up
         self.project_path = project_path
         self.catalog = catalog
         self.tracking_uri = config.store_uri(project_path)
@@ -289,6 +304,8 @@ class _RunRecorder:
         params: Mapping[str, Any],
         description: Mapping[str, Any],
     ) -> None:
+        if self._warm_up is not None:
+            self._warm_up.join()
         from mlflow import MlflowClient
         from mlflow.entities import Param, RunTag
 
@@ -362,6 +379,17 @@ class _RunRecorder:
             self.client.set_tag(self.run_id, "kedro.skipped_artifacts", tag_text(self._skipped))
         self.client.set_terminated(self.run_id, status=status)
         logger.info("MLflow run %s ended %s", self.run_id, status)
+
+
+def _open_store(uri: str) -> None:
+    """Import MLflow and open the store at `uri` (cached by MLflow), without any request."""
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        getattr(getattr(client, "_tracking_client", None), "store", None)
+    except Exception as error:  # the writer meets the same error and reports it
+        logger.debug("MLflow warm-up: %s", error)
 
 
 def _experiment_id(client: MlflowClient, config: TrackingConfig, project_path: Path) -> str:

@@ -20,21 +20,26 @@ UNKNOWN_COMMIT = "unknown"
 DIGEST_LIMIT_BYTES = 256 * 1024 * 1024
 
 
-def git_state(project_path: Path) -> dict[str, str]:
-    """Return `git.commit` (full SHA, or "unknown" outside git) and `git.dirty` ("true"/"false").
+def git_state(project_path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return `git.commit` (full SHA, or "unknown") and `git.dirty` ("true"/"false"/"unknown").
 
     Dirty means tracked files changed or untracked files exist; git-ignored outputs (data/,
-    mlflow.db) do not count.
+    mlflow.db) do not count. Where there is no repository (a Docker image: .git is not copied
+    in), the commit comes from the GIT_COMMIT environment variable if the image was built with it.
     """
+    environ = os.environ if environ is None else environ
     try:
         commit = _git(project_path, "rev-parse", "HEAD")
         status = _git(project_path, "status", "--porcelain", "--untracked-files=normal")
-    except (OSError, subprocess.CalledProcessError):
-        return {"git.commit": UNKNOWN_COMMIT, "git.dirty": "unknown"}
+    except (OSError, subprocess.SubprocessError):
+        return {
+            "git.commit": environ.get("GIT_COMMIT") or UNKNOWN_COMMIT,
+            "git.dirty": environ.get("GIT_DIRTY") or "unknown",
+        }
     state = {"git.commit": commit, "git.dirty": str(bool(status)).lower()}
     try:
         state["git.branch"] = _git(project_path, "rev-parse", "--abbrev-ref", "HEAD")
-    except subprocess.CalledProcessError:
+    except subprocess.SubprocessError:
         pass
     return state
 

@@ -88,8 +88,9 @@ def plot_calibration_curve(predictions: pd.DataFrame, params: dict[str, Any]) ->
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(predicted, observed, marker="o", label="model")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.set(xlabel="Mean predicted probability", ylabel="Observed positive rate",
-           title="Calibration")
+    ax.set(
+        xlabel="Mean predicted probability", ylabel="Observed positive rate", title="Calibration"
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

@@ -3,7 +3,6 @@
 from kedro.pipeline import Node, Pipeline
 
 from ..data_processing.nodes import prepare_features, validator_for
-
 from .nodes import (
     assemble_monitoring_report,
     build_monitoring_metrics,

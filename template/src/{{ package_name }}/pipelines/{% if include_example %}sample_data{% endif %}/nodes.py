@@ -21,7 +21,12 @@ import pandas as pd
 
 MOST_INFORMATIVE_FEATURE = "contract_type"
 DRIFTED_FEATURES = (
-    "age", "monthly_charges", "total_charges", "data_usage_gb", "contract_type", "payment_method",
+    "age",
+    "monthly_charges",
+    "total_charges",
+    "data_usage_gb",
+    "contract_type",
+    "payment_method",
 )
 STABLE_FEATURES = ("region", "tenure_months", "support_calls")
 UNSEEN_CATEGORY = ("payment_method", "digital_wallet")
@@ -62,8 +67,12 @@ def _generate_batch(
 ) -> pd.DataFrame:
     """Return one batch of customers with a sampled `churned` label."""
     rng = np.random.default_rng(seed)
-    payment_mix = payment_mix or {"card": 0.35, "bank_transfer": 0.25,
-                                  "electronic_check": 0.25, "mailed_check": 0.15}
+    payment_mix = payment_mix or {
+        "card": 0.35,
+        "bank_transfer": 0.25,
+        "electronic_check": 0.25,
+        "mailed_check": 0.15,
+    }
     gender = rng.choice(GENDERS, size=n_rows)
     contract = rng.choice(CONTRACT_TYPES, size=n_rows, p=contract_mix)
     tenure = np.clip(rng.exponential(24.0, n_rows), 0, 72).astype(int)
@@ -111,8 +120,13 @@ def generate_current_batch(params: dict[str, Any]) -> pd.DataFrame:
         charges_shift=12.0,
         usage_shift=0.4,
         contract_mix=(0.45, 0.30, 0.25),
-        payment_mix={"card": 0.32, "bank_transfer": 0.22, "electronic_check": 0.24,
-                     "mailed_check": 0.14, UNSEEN_CATEGORY[1]: 0.08},
+        payment_mix={
+            "card": 0.32,
+            "bank_transfer": 0.22,
+            "electronic_check": 0.24,
+            "mailed_check": 0.14,
+            UNSEEN_CATEGORY[1]: 0.08,
+        },
         support_effect=CONCEPT_DRIFT["support_calls"][1],
         tenure_effect=CONCEPT_DRIFT["tenure_months"][1],
         id_prefix="N",
