@@ -500,3 +500,108 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     newest = listed["model"]["versions"][0]["version"]
     assert newest > partial_version
     assert listed["evaluation_metrics"]["versions"][0]["version"] == newest
+
+
+# ----- The documented IAM policy -----------------------------------------------------------------
+def documented_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """Return the IAM policy JSON of docs/s3-versioning.md with its placeholders filled in."""
+    doc = (Path(__file__).resolve().parents[1] / "docs/s3-versioning.md").read_text()
+    block = re.search(r'```json\n(\{\n  "Version": "2012-10-17".*?)\n```', doc, re.DOTALL)
+    assert block, "docs/s3-versioning.md lost its IAM policy block"
+    text = block.group(1)
+    for placeholder, value in (
+        ("BUCKET", bucket), ("PREFIX", prefix), ("REGION", "eu-west-1"),
+        ("ACCOUNT", "123456789012"), ("KEY-ID", "1234abcd-12ab-34cd-56ef-1234567890ab"),
+    ):  # fmt: skip
+        text = text.replace(placeholder, value)
+    return json.loads(text)
+
+
+@pytest.fixture
+def moto_iam_server(tmp_path: Path) -> Iterator[str]:
+    """Return the endpoint of a moto server on 127.0.0.1 (IAM enforced once the test says so)."""
+    import requests
+
+    binary = VENV_BIN / "moto_server"
+    if not binary.exists():
+        skip_or_fail("moto_server not found: pip install 'moto[server]'")
+    port = free_port()
+    log = (tmp_path / "moto.log").open("wb")
+    server = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                requests.get(f"{endpoint}/moto-api/data.json", timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                assert server.poll() is None, (tmp_path / "moto.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "moto_server did not start in 60 s"
+                time.sleep(0.3)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_documented_iam_policy_is_enough_and_list_bucket_is_required(
+    s3_project: Path, moto_iam_server: str, tmp_path: Path
+) -> None:
+    """Upload, run, list, reload with only the documented policy; fail clearly without ListBucket.
+
+    moto checks each request's IAM action against the caller's policy (not every resource and
+    condition), which is what this test is about: no action the catalog needs is missing.
+    """
+    import boto3
+    import requests
+
+    setup = {"endpoint_url": moto_iam_server, "region_name": "eu-west-1",
+             "aws_access_key_id": "setup", "aws_secret_access_key": "setup"}  # fmt: skip
+    s3, iam = boto3.client("s3", **setup), boto3.client("iam", **setup)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    policy = documented_policy(BUCKET, PREFIX)
+    without_list = json.loads(json.dumps(policy))
+    without_list["Statement"][0]["Action"].remove("s3:ListBucket")
+    keys = {}
+    for user, document in (("kedro", policy), ("kedro-no-list", without_list)):
+        iam.create_user(UserName=user)
+        iam.put_user_policy(
+            UserName=user, PolicyName="catalog", PolicyDocument=json.dumps(document)
+        )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                      "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+    # From here on every request is authenticated and checked against the caller's policy.
+    requests.post(f"{moto_iam_server}/moto-api/reset-auth", data=b"0", timeout=10,
+                  headers={"Content-Type": "application/json"}).raise_for_status()  # fmt: skip
+
+    project = tmp_path / s3_project.name
+    shutil.copytree(s3_project, project, symlinks=True)
+    env = {"AWS_ENDPOINT_URL_S3": moto_iam_server, "AWS_EC2_METADATA_DISABLED": "true"}
+    allowed = {**env, **keys["kedro"]}
+    for name in ("customers", "customers_current"):
+        run_in(project, "kedro", "versions", "upload", name, f"data/01_raw/{name}.csv",
+               "--env", "aws", env=allowed)  # fmt: skip
+    kedro_aws(project, allowed)
+    listed = versions_json(project, allowed, "model")["model"]["versions"]
+    assert len(listed) == 1 and listed[0]["s3_version_ids"], "s3:ListBucketVersions not used"
+    version = listed[0]["version"]
+    kedro_aws(project, allowed, "--pipeline", "evaluation",
+              "--load-versions", f"model:{version},test_set:{version}")  # fmt: skip
+
+    denied = kedro_aws(project, {**env, **keys["kedro-no-list"]}, check=False)
+    assert denied.returncode != 0
+    assert "the caller needs s3:ListBucket" in failure_text(denied)

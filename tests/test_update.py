@@ -582,11 +582,15 @@ def assert_update_equals_fresh(before: dict, updated: Path, fresh: Path, kept) -
 def workflow_steps() -> dict[str, dict]:
     """Return the steps, by id, of the scheduled update workflow shown in docs/updating.md."""
     block = re.search(
-        r"`\.github/workflows/template-update\.yml`:\n\n```yaml\n(.*?)\n```",
+        r"`\.github/workflows/template-update\.yml`; any other GitHub project can copy it from "
+        r"here:\n\n```yaml\n(.*?)\n```",
         DOCS_PAGE.read_text(),
         flags=re.DOTALL,
     )
     assert block, f"{DOCS_PAGE} no longer shows .github/workflows/template-update.yml"
+    # The workflow rendered projects ship is the one the docs show.
+    shipped = next(TEMPLATE_ROOT.glob("template/.github/*/template-update.yml.jinja")).read_text()
+    assert block[1].strip() in shipped
     workflow = yaml.safe_load(block[1])
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert triggers["schedule"] and "workflow_dispatch" in triggers

@@ -66,7 +66,7 @@ class MlflowTrackingHook:
     an interrupted process ends it KILLED. Settings: conf/<env>/tracking.yml.
 
     MLflow is written to by one background thread, in the order of the hook calls, so importing
-    MLflow and talking to its store overlap the nodes instead of delaying them; the run waits for
+    MLflow and talking to its store can use a free core while the nodes run; the run waits for
     that thread to finish before it ends.
     """
 
