@@ -192,6 +192,9 @@ def _is_numeric(dtype: Any) -> bool:
 
 
 def _numeric_values(series: pd.Series) -> np.ndarray:
+    if isinstance(series.dtype, np.dtype) and _is_numeric(series.dtype):
+        # A numpy column as it is (a view): sorted_finite makes the one float64 copy it sorts.
+        return series.to_numpy()
     if _is_numeric(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
