@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,21 +102,8 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def launcher_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a default project whose kedro CLI sees its `kedro.project_commands` entry point.
-
-    Instead of installing the project, the entry point declared in the rendered pyproject.toml
-    is written into a dist-info folder on PYTHONPATH: importlib.metadata finds it the same way.
-    """
+    """Return a default project; its cli.py gives `kedro sagemaker` without installing it."""
     project = render(tmp_path_factory.mktemp("sagemaker") / "churn-prediction")
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    commands = pyproject["project"]["entry-points"]["kedro.project_commands"]
-    dist_info = project.parent / "entry-points" / "churn_prediction-0.1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: churn-prediction\nVersion: 0.1.0\n"
-    )
-    lines = ["[kedro.project_commands]", *(f"{k} = {v}" for k, v in commands.items())]
-    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
     (project.parent / "driver.py").write_text(DRIVER.format(package="churn_prediction"))
     return project
 
@@ -137,7 +123,6 @@ def launch(
             **(extra_env or {}),
         },
     )
-    env["PYTHONPATH"] = f"{project / 'src'}:{project.parent / 'entry-points'}"
     result = subprocess.run(
         [sys.executable, str(project.parent / "driver.py"), "sagemaker", *args],
         cwd=project,
@@ -235,7 +220,7 @@ def test_training_job_request_field_by_field(launcher_project: Path, moto_endpoi
     }
     assert request["Environment"] == {
         "SAGEMAKER_KEDRO_ENV": "sagemaker",
-        "SAGEMAKER_TRAINING_PIPELINES": "training,evaluation",
+        "SAGEMAKER_TRAINING_PIPELINES": "training,evaluation,explainability",
     }
     data_uri = "s3://churn-prediction-ml-artifacts/churn-prediction/sagemaker/data"
     assert request["InputDataConfig"] == [

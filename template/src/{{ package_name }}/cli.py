@@ -10,6 +10,7 @@ import click
 from kedro.framework.cli.project import run  # noqa: F401
 
 from .cli_versions import versions
+from .sagemaker.cli import sagemaker
 from .tracking.cli import mlflow_commands
 
 
@@ -20,3 +21,4 @@ def cli() -> None:
 
 cli.add_command(versions)
 cli.add_command(mlflow_commands)
+cli.add_command(sagemaker)

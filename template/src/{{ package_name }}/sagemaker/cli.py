@@ -1,6 +1,7 @@
 """`kedro sagemaker train|process`: run this project's pipelines as SageMaker jobs.
 
-Kedro finds these commands through the `kedro.project_commands` entry point in pyproject.toml.
+The project's cli.py registers the `sagemaker` group, so `kedro sagemaker ...` works without
+installing the project.
 Settings come from conf/<env>/sagemaker.yml; every option below overrides one of them per run.
 """
 
@@ -136,12 +137,7 @@ def _finish(
         sys.exit(1)
 
 
-@click.group(name="sagemaker-commands")
-def commands() -> None:
-    """Entry point group that Kedro merges into the project's CLI."""
-
-
-@commands.group(name="sagemaker")
+@click.group(name="sagemaker")
 def sagemaker() -> None:
     """Run this project's pipelines as SageMaker training and processing jobs."""
 

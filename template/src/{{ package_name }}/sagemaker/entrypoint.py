@@ -46,7 +46,7 @@ DATA_LAYERS = (
 )
 MODEL_LAYER = "06_models"
 DEFAULT_KEDRO_ENV = "sagemaker"
-DEFAULT_TRAINING_PIPELINES = ("training", "evaluation")
+DEFAULT_TRAINING_PIPELINES = ("training", "evaluation", "explainability")
 # Hyperparameters without a dot are hyperparameters of the model (parameters_training.yml).
 DEFAULT_HYPERPARAMETER_PREFIX = "training.hyperparameters"
 # SageMaker and its SDKs add their own hyperparameters (sagemaker_program, ...): not ours.
@@ -285,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get(
             "SAGEMAKER_TRAINING_PIPELINES", ",".join(DEFAULT_TRAINING_PIPELINES)
         ),
-        help="comma-separated pipelines to run (default: training,evaluation)",
+        help="comma-separated pipelines to run (default: training,evaluation,explainability)",
     )
     process_parser = sub.add_parser("process", help="processing job")
     process_parser.add_argument("--pipeline", required=True, help="pipeline to run")

@@ -477,15 +477,19 @@ def wait_for_job(
 def derive_channels(
     pipeline_objects: Sequence[Any], catalog_config: Mapping[str, Any], storage_root: str
 ) -> tuple[list[str], list[str]]:
-    """Return (input layers, output layers) of the combined pipelines."""
-    inputs: set[str] = set()
-    outputs: set[str] = set()
-    for pipe in pipeline_objects:
-        free = {name for name in pipe.inputs() if not name.startswith("params:")}
-        free.discard("parameters")
-        inputs |= dataset_layers(free, catalog_config, storage_root)
-        outputs |= dataset_layers(pipe.all_outputs(), catalog_config, storage_root)
-    return _layer_order(inputs), _layer_order(outputs)
+    """Return (input layers, output layers) of the combined pipelines.
+
+    A dataset one pipeline produces and a later one reads (evaluation's test_predictions for
+    explainability) stays inside the job: only the combination's free inputs come in.
+    """
+    produced = set().union(*(pipe.all_outputs() for pipe in pipeline_objects))
+    needed = set().union(*(pipe.inputs() for pipe in pipeline_objects))
+    free = {name for name in needed - produced if not name.startswith("params:")}
+    free.discard("parameters")
+    return (
+        _layer_order(dataset_layers(free, catalog_config, storage_root)),
+        _layer_order(dataset_layers(produced, catalog_config, storage_root)),
+    )
 
 
 def training_channels(input_layers: Iterable[str]) -> list[str]:

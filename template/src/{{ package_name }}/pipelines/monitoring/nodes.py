@@ -146,6 +146,20 @@ def build_monitoring_metrics(monitoring_report: dict[str, Any], monitoring: dict
     )
 
 
+def summarise_monitoring_metrics(monitoring_report: dict[str, Any]) -> dict[str, float]:
+    """Return the report's metric records as one flat {name: value} mapping.
+
+    A record with dimensions is named `<metric>/<value of each dimension>`
+    (`FeaturePSI/age`): the names the experiment tracker logs and the run prints as lines.
+    """
+    summary: dict[str, float] = {}
+    for record in alerting.metric_records(monitoring_report):
+        name = "/".join([record.name, *(str(v) for v in record.dimensions.values())])
+        if math.isfinite(float(record.value)):
+            summary[name] = float(record.value)
+    return summary
+
+
 def build_notifiers(alerting_params: Mapping[str, Any]) -> list[alerting.Notifier]:
     """Return the configured notifiers, the exit-code one last so the others always run."""
     notifiers: list[alerting.Notifier] = []
@@ -160,14 +174,15 @@ def send_monitoring_alerts(
     monitoring_report: dict[str, Any],
     monitoring_metrics: str,
     monitoring_report_html: str,
+    monitoring_summary: dict[str, float],
     monitoring: dict[str, Any],
 ) -> None:
     """Send the verdict to every notifier; raise MonitoringAlertError at the exit level.
 
-    Takes the saved metrics and HTML page as inputs only so that Kedro runs this node after
-    they are written: a failing verdict must not lose its report.
+    Takes the saved metrics, summary and HTML page as inputs only so that Kedro runs this node
+    after they are written: a failing verdict must not lose its report.
     """
-    del monitoring_metrics, monitoring_report_html
+    del monitoring_metrics, monitoring_report_html, monitoring_summary
     alert = alerting.MonitoringAlert(
         level=monitoring_report["level"],
         summary=monitoring_report.get("headline", ""),

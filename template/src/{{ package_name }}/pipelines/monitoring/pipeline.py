@@ -12,6 +12,7 @@ from .nodes import (
     detect_relationship_drift,
     render_monitoring_report,
     send_monitoring_alerts,
+    summarise_monitoring_metrics,
     validate_current_batch,
 )
 
@@ -102,11 +103,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_monitoring_metrics",
             ),
             Node(
+                summarise_monitoring_metrics,
+                inputs="monitoring_report",
+                outputs="monitoring_summary",
+                name="summarise_monitoring_metrics",
+            ),
+            # Alerting takes every output as input so that it runs last: a failing verdict raises
+            # only after the reports and metrics are saved (and tracked).
+            Node(
                 send_monitoring_alerts,
                 inputs=[
                     "monitoring_report",
                     "monitoring_metrics",
                     "monitoring_report_html",
+                    "monitoring_summary",
                     "params:monitoring",
                 ],
                 outputs=None,
