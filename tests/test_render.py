@@ -33,7 +33,7 @@ EXAMPLE_ONLY = (
     "tests/test_run.py",
 )
 EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/",)
-GITHUB_ONLY = (".github/workflows/ci.yml",)
+GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
 
 # Every valid combination: no pair of options is invalid, so the matrix is the full product.
 MATRIX = list(itertools.product(PYTHON_VERSIONS, LICENSES, CI_PROVIDERS, EXAMPLE))
