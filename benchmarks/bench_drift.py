@@ -15,6 +15,11 @@ resident set size. The machine may be shared, so every block prints the load ave
 stretch with it, CPU times much less. `--monitoring-dir` times another copy of the package (for
 example the previous commit's, to compare before and after on the same machine and load).
 
+Sorting is most of the work. On AMD Zen 4, numpy's AVX-512 sort is several times slower than its
+AVX2 one (the AVX-512 compress-store it relies on is microcoded there); the script says so and
+`NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"` (inherited by the Evidently run too)
+selects the AVX2 sort.
+
 Evidently runs in its own virtual environment, never in the project's (`--evidently-python`,
 default /tmp/evidently-venv/bin/python; make it with
 `python -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install evidently "pandas<3"`).
@@ -163,6 +168,31 @@ def median_of(runs: list[dict]) -> dict:
     return {**runs[-1], **{k: statistics.median(r[k] for r in runs) for k in keys}}
 
 
+def sort_note() -> str:
+    """Return NPY_DISABLE_CPU_FEATURES and, on AMD Zen 4, why it matters: sorting dominates here."""
+    setting = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    note = f"NPY_DISABLE_CPU_FEATURES={setting!r}"
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return note
+    zen4 = (
+        "AuthenticAMD" in cpuinfo
+        and any(
+            line.split(":")[-1].strip() == "25"
+            for line in cpuinfo.splitlines()
+            if line.startswith("cpu family")
+        )
+        and " avx512f" in cpuinfo
+    )
+    if zen4 and not setting:
+        note += (
+            " (AMD Zen 4: numpy's AVX-512 sort is slow on it; NPY_DISABLE_CPU_FEATURES="
+            '"X86_V4 AVX512_ICL AVX512_SPR" selects the AVX2 sort, about 5x faster here)'
+        )
+    return note
+
+
 def load_average() -> str:
     return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
@@ -264,7 +294,7 @@ def main() -> None:
     print(
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, pandas {pd.__version__}; "
-        f"package {args.monitoring_dir}"
+        f"package {args.monitoring_dir}\n{sort_note()}"
     )
     feature_drift, drift_report = load_monitoring_package(args.monitoring_dir)
     warm_reference, warm_current = make_batches(1000, seed=2)  # imports scipy, fills caches

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import TEMPLATE_ROOT, render
+from plumbum import local
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 from validate_render import validate
@@ -61,17 +62,18 @@ def expected_files(ci_provider: str, include_example: bool) -> set[str]:
     ids=[f"py{p}-{lic}-{ci}-{'example' if ex else 'bare'}" for p, lic, ci, ex in MATRIX],
 )
 def test_every_combination_renders_exactly_and_validates(
-    tmp_path, monkeypatch, python_version, license_, ci_provider, include_example
+    tmp_path, python_version, license_, ci_provider, include_example
 ):
     hook_log = tmp_path / "hook.log"
-    monkeypatch.setenv("COPIER_KEDRO_MLOPS_HOOK_LOG", str(hook_log))
-    project = render(
-        tmp_path / "project",
-        python_version=python_version,
-        license=license_,
-        ci_provider=ci_provider,
-        include_example=include_example,
-    )
+    # Copier runs tasks through plumbum, whose environment is a copy taken at import time.
+    with local.env(COPIER_KEDRO_MLOPS_HOOK_LOG=str(hook_log)):
+        project = render(
+            tmp_path / "project",
+            python_version=python_version,
+            license=license_,
+            ci_provider=ci_provider,
+            include_example=include_example,
+        )
 
     assert rendered_files(project) == expected_files(ci_provider, include_example)
     assert validate(project) == []
