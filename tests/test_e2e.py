@@ -64,13 +64,13 @@ def test_malformed_raw_data_fails_with_a_message_naming_the_column(fresh_project
 
 
 def test_missing_column_fails_with_a_message(fresh_project):
-    raw = fresh_project / "data/01_raw/customers_current.csv"
+    raw = fresh_project / "data/01_raw/customers.csv"
     import pandas as pd
 
     pd.read_csv(raw).drop(columns=["region"]).to_csv(raw, index=False)
     result = run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing", check=False)
     assert result.returncode != 0
-    assert "customers_current is missing column(s) ['region']" in result.stdout + result.stderr
+    assert "customers is missing column(s) ['region']" in result.stdout + result.stderr
 
 
 def test_rendered_project_tests_pass(fresh_project):
