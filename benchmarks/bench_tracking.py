@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+from _common import render_project
+
 VENV_BIN = Path(sys.executable).parent
 # The sample's current batch drifts on purpose; monitoring would fail the run otherwise.
 RUN_ARGS = ("run", "--params", "monitoring.alerting.exit_nonzero_on=never")
@@ -33,22 +34,6 @@ ENVIRONMENT = {
     "MPLBACKEND": "Agg",
     "AWS_DEFAULT_REGION": "eu-west-1",
 }
-
-
-def render_project(destination: Path) -> Path:
-    """Return the folder of a fresh default render of the template."""
-    from copier import run_copy
-
-    run_copy(
-        str(TEMPLATE_ROOT),
-        str(destination),
-        defaults=True,
-        unsafe=True,
-        skip_tasks=True,
-        quiet=True,
-        vcs_ref="HEAD" if (TEMPLATE_ROOT / ".git").exists() else None,
-    )
-    return destination
 
 
 def timed_run(project: Path, tracking: bool) -> tuple[float, float]:
