@@ -393,8 +393,8 @@ FAULTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
         ("requirements-dev.txt: is empty",),
     ),
     "non-UTF-8 file": (
-        _write_bytes("template/docs/notes.md", "Caf\u00e9 notes\n".encode("latin-1")),
-        ("docs/notes.md: is not valid UTF-8 text",),
+        _write_bytes("template/conf/notes.md", "Caf\u00e9 notes\n".encode("latin-1")),
+        ("conf/notes.md: is not valid UTF-8 text",),
     ),
     "missing CI workflow": (
         _remove("template/.github"),
