@@ -142,6 +142,16 @@ def sagemaker() -> None:
     """Run this project's pipelines as SageMaker training and processing jobs."""
 
 
+def _instance_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the compute settings both job kinds take from the command line (None = keep)."""
+    return {
+        "instance_type": options["instance_type"],
+        "instance_count": options["instance_count"],
+        "volume_size_gb": options["volume_size"],
+        "max_runtime_seconds": options["max_runtime"],
+    }
+
+
 @sagemaker.command()
 @_job_options
 @click.option("--pipelines", help="Comma-separated pipelines to run in the job.")
@@ -156,10 +166,7 @@ def train(metadata: Any, **options: Any) -> None:
         base = _load(metadata, options, "training")
         overrides = _common_overrides(options)
         overrides["training"] = {
-            "instance_type": options["instance_type"],
-            "instance_count": options["instance_count"],
-            "volume_size_gb": options["volume_size"],
-            "max_runtime_seconds": options["max_runtime"],
+            **_instance_overrides(options),
             "use_spot_instances": options["spot"],
             "hyperparameters": launcher.parse_assignments(options["hyperparameter"], "-H") or None,
         }
@@ -184,12 +191,7 @@ def process(metadata: Any, **options: Any) -> None:
     try:
         base = _load(metadata, options, "processing")
         overrides = _common_overrides(options)
-        overrides["processing"] = {
-            "instance_type": options["instance_type"],
-            "instance_count": options["instance_count"],
-            "volume_size_gb": options["volume_size"],
-            "max_runtime_seconds": options["max_runtime"],
-        }
+        overrides["processing"] = _instance_overrides(options)
         settings = launcher.merge_settings(base, overrides)
         launcher.parse_assignments(options["param"], "--param")  # fail early on a typo
         request = launcher.submit_processing_job(
