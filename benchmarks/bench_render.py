@@ -34,6 +34,21 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
+def copier_copy(destination: Path) -> list[str]:
+    """Return the command that renders the template's working tree with defaults."""
+    return [
+        str(BIN / "copier"),
+        "copy",
+        "--trust",
+        "--defaults",
+        "--quiet",
+        "--vcs-ref",
+        "HEAD",
+        str(ROOT),
+        str(destination),
+    ]
+
+
 def median_render(command_for: callable, repeats: int) -> float:
     """Return the median time of `repeats` renders into fresh temporary folders."""
     times = []
@@ -50,20 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    copier_time = median_render(
-        lambda tmp: [
-            str(BIN / "copier"),
-            "copy",
-            "--trust",
-            "--defaults",
-            "--quiet",
-            "--vcs-ref",
-            "HEAD",
-            str(ROOT),
-            str(tmp / "project"),
-        ],
-        args.repeats,
-    )
+    copier_time = median_render(lambda tmp: copier_copy(tmp / "project"), args.repeats)
     kedro_time = median_render(
         lambda tmp: [
             str(BIN / "kedro"),
@@ -88,17 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
         subprocess.run(
-            [
-                str(BIN / "copier"),
-                "copy",
-                "--trust",
-                "--defaults",
-                "--quiet",
-                "--vcs-ref",
-                "HEAD",
-                str(ROOT),
-                str(project),
-            ],
+            copier_copy(project),
             env=ENV,
             check=True,
             capture_output=True,
