@@ -175,14 +175,8 @@ def build_model_trainer(
             or f"{settings['output_path'].rstrip('/')}/checkpoints/{run_id}",
             local_path=CHECKPOINT_LOCAL_PATH,
         )
-    network = settings.get("network") or {}
-    networking = None
-    if network.get("subnets") or network.get("security_group_ids"):
-        networking = Networking(
-            subnets=list(network.get("subnets") or []),
-            security_group_ids=list(network.get("security_group_ids") or []),
-            enable_network_isolation=bool(network.get("enable_network_isolation")),
-        )
+    network = network_settings(settings)
+    networking = Networking(**network) if network else None
     output = {"s3_output_path": settings["output_path"]}
     if settings.get("kms_key_id"):
         output["kms_key_id"] = settings["kms_key_id"]
@@ -223,6 +217,18 @@ def build_model_trainer(
     return trainer, channels
 
 
+def network_settings(settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the VPC arguments both job kinds take, or None when no subnet or group is set."""
+    network = settings.get("network") or {}
+    if not (network.get("subnets") or network.get("security_group_ids")):
+        return None
+    return {
+        "subnets": list(network.get("subnets") or []),
+        "security_group_ids": list(network.get("security_group_ids") or []),
+        "enable_network_isolation": bool(network.get("enable_network_isolation")),
+    }
+
+
 def build_processor(settings: Mapping[str, Any], session: Any) -> Any:
     """Return a configured `sagemaker.core.processing.Processor` (the image's own entrypoint)."""
     from sagemaker.core.network import NetworkConfig
@@ -230,14 +236,8 @@ def build_processor(settings: Mapping[str, Any], session: Any) -> Any:
 
     require(settings, "image_uri", "role_arn", "base_job_name")
     processing = settings["processing"]
-    network = settings.get("network") or {}
-    network_config = None
-    if network.get("subnets") or network.get("security_group_ids"):
-        network_config = NetworkConfig(
-            subnets=list(network.get("subnets") or []),
-            security_group_ids=list(network.get("security_group_ids") or []),
-            enable_network_isolation=bool(network.get("enable_network_isolation")),
-        )
+    network = network_settings(settings)
+    network_config = NetworkConfig(**network) if network else None
     return Processor(
         sagemaker_session=session,
         image_uri=settings["image_uri"],
