@@ -104,7 +104,8 @@ class PromotionDecision:
 
 def _metric(metrics: Mapping[str, Any], name: str, whose: str) -> float:
     if name not in metrics:
-        raise KeyError(f"the {whose}'s metrics lack {name!r} (it has: {', '.join(sorted(metrics))})")
+        present = ", ".join(sorted(metrics))
+        raise KeyError(f"the {whose}'s metrics lack {name!r} (it has: {present})")
     value = metrics[name]
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"the {whose}'s {name!r} is not a number: {value!r}")
