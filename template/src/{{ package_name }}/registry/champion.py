@@ -1,0 +1,71 @@
+"""The model in service: the one way scoring, monitoring and retraining load "the champion".
+
+The MLflow model registry holds every trained model as a version of one registered model named
+after the project; the alias ``champion`` marks the version in service and ``challenger`` the
+newest candidate. Consumers call :func:`load_champion` and never resolve aliases themselves, so
+the rule for "which model is live" has one home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+class NoChampionError(LookupError):
+    """Raised when the registry has no champion for the model (nothing trained or promoted)."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model loaded from the registry, with the name and version that identify it."""
+
+    model: Any
+    name: str
+    version: str
+    alias: str
+    run_id: str | None
+
+
+def redact_uri(uri: str) -> str:
+    """Return `uri` without any user name or password (safe to print)."""
+    parts = urlsplit(uri)
+    if not parts.username and not parts.password:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def load_model_by_alias(registry_uri: str, model_name: str, alias: str) -> ServedModel:
+    """Return the registered model version that `alias` points to, loaded as a Python object."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as error:
+        raise NoChampionError(
+            f"the registry at {redact_uri(registry_uri)} has no {alias!r} version of model "
+            f"{model_name!r}: train one first (`kedro run`)"
+        ) from error
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(registry_uri)
+    mlflow.set_registry_uri(registry_uri)
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    return ServedModel(model, model_name, str(version.version), alias, version.run_id)
+
+
+def load_champion(registry_uri: str, model_name: str) -> ServedModel:
+    """Return the champion of `model_name` (raises NoChampionError when there is none)."""
+    return load_model_by_alias(registry_uri, model_name, CHAMPION)
