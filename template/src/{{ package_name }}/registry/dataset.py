@@ -1,0 +1,57 @@
+"""A read-only Kedro dataset that loads the registry's champion (catalog entry `champion_model`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from .champion import NoChampionError, ServedModel, load_champion, redact_uri
+
+LOCAL_STORE = "mlflow.db"
+
+
+def default_registry_uri(environ: dict[str, str] | None = None, start: Path | None = None) -> str:
+    """Return $MLFLOW_TRACKING_URI, else the project's embedded SQLite store (mlflow.db)."""
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get("MLFLOW_TRACKING_URI"):
+        return environ["MLFLOW_TRACKING_URI"]
+    from kedro.utils import find_kedro_project
+
+    root = find_kedro_project(start or Path.cwd()) or Path.cwd()
+    return f"sqlite:///{(root / LOCAL_STORE).resolve().as_posix()}"
+
+
+class ChampionModelDataset(AbstractDataset[None, ServedModel]):
+    """Loads the champion version of a registered model as a `ServedModel`; saving is refused."""
+
+    def __init__(self, model_name: str, registry_uri: str | None = None) -> None:
+        self._model_name = model_name
+        self._registry_uri = registry_uri
+
+    def _uri(self) -> str:
+        return self._registry_uri or default_registry_uri()
+
+    def load(self) -> ServedModel:
+        """Return the champion, or raise a DatasetError that says how to get one."""
+        try:
+            return load_champion(self._uri(), self._model_name)
+        except NoChampionError as error:
+            raise DatasetError(str(error)) from None
+
+    def save(self, data: None) -> None:
+        """Refuse: the champion changes only through promotion (`kedro model promote`)."""
+        raise DatasetError("champion_model is read-only: promote a version to change it")
+
+    def _exists(self) -> bool:
+        try:
+            self.load()
+        except DatasetError:
+            return False
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        uri = self._registry_uri
+        return {"model_name": self._model_name, "registry_uri": redact_uri(uri) if uri else None}
