@@ -15,12 +15,13 @@ from pathlib import Path
 
 TABLE = Path(__file__).resolve().parents[1] / "includes" / "transliteration.yml"
 LATIN_BLOCKS = ((0x00C0, 0x024F), (0x1E00, 0x1EFF), (0xFB00, 0xFB06))
-# Letters without a decomposition, spelt the way their languages spell them in ASCII.
+# Letters without a decomposition, spelt the way their languages spell them in ASCII (lookalike
+# letters are the point here, hence the noqa).
 CONVENTIONAL = {
     "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ł": "l",
-    "ı": "i", "ħ": "h", "ŋ": "ng", "ŧ": "t", "ĸ": "k", "ƀ": "b", "ƒ": "f", "ǥ": "g", "ɨ": "i",
+    "ı": "i", "ħ": "h", "ŋ": "ng", "ŧ": "t", "ĸ": "k", "ƀ": "b", "ƒ": "f", "ǥ": "g", "ɨ": "i",  # noqa: RUF001
     "ƚ": "l", "ȥ": "z", "ɇ": "e", "ɉ": "j", "ɍ": "r", "ɏ": "y", "ƶ": "z", "ʉ": "u", "ȿ": "s",
-    "ɀ": "z", "ȼ": "c", "ȸ": "db", "ȹ": "qp", "ƕ": "hv", "ƣ": "oi", "ȣ": "ou", "ǝ": "e",
+    "ɀ": "z", "ȼ": "c", "ȸ": "db", "ȹ": "qp", "ƕ": "hv", "ƣ": "oi", "ȣ": "ou", "ǝ": "e",  # noqa: RUF001
 }  # fmt: skip
 
 
