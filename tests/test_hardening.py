@@ -33,6 +33,7 @@ from conftest import (
     broken_rule,
     copy_template,
     derived_slug,
+    pairwise,
     render_from,
 )
 from copier._main import Worker
@@ -392,13 +393,15 @@ SECRET_PATTERNS = {
         r"(?i)(?:session|security)_?token[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{100,}"
     ),
 }
-# Every variant except the license, which changes one text file: python x ci x example.
-SECRET_VARIANTS = [
-    {"python_version": p, "ci_provider": c, "include_example": e}
-    for p in ("3.11", "3.12", "3.13")
-    for c in ("github", "none")
-    for e in (True, False)
-]
+# Every pair of python x ci x example values (the license changes one text file): each file set
+# (ci x example) is among them, and each Python's locks.
+SECRET_VARIANTS = pairwise(
+    {
+        "python_version": ("3.11", "3.12", "3.13"),
+        "ci_provider": ("github", "none"),
+        "include_example": (True, False),
+    }
+)
 MUST_BE_IGNORED = [
     "conf/local/credentials.yml",
     "conf/local/mlflow.yml",

@@ -50,9 +50,18 @@ def rendered_files(project: Path) -> set[str]:
     return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
 
 
+def template_docs() -> set[str]:
+    """Return the files of the template repository's docs/, which every render ships as they are."""
+    return {
+        p.relative_to(TEMPLATE_ROOT).as_posix()
+        for p in (TEMPLATE_ROOT / "docs").rglob("*")
+        if p.is_file()
+    }
+
+
 def expected_files(ci_provider: str, include_example: bool) -> set[str]:
     """Return the file set a render with these options must produce exactly."""
-    files = set(EXPECTED_FILES.read_text().split())
+    files = set(EXPECTED_FILES.read_text().split()) | template_docs()
     if not include_example:
         files -= set(EXAMPLE_ONLY)
         files = {f for f in files if not f.startswith(EXAMPLE_ONLY_DIRS)}
