@@ -160,6 +160,8 @@ def test_pairwise_covers_pairs_for_other_option_shapes():
 
 # A `docs/...` path as text, not part of a longer path or address (`https://x/docs/` is left out).
 DOCS_REFERENCE = re.compile(r"(?<![\w/.-])docs/[\w./-]*\w")
+# Code blocks and spans hold examples, not links.
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 MARKDOWN_LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)\s#]+)")
 
 
@@ -189,7 +191,7 @@ def test_every_docs_reference_in_a_render_resolves(default_project):
             if not (default_project / match.group()).exists():
                 broken.append(f"{relative}: {match.group()}")
         if path.suffix == ".md":
-            for link in MARKDOWN_LINK.findall(text):
+            for link in MARKDOWN_LINK.findall(CODE.sub("", text)):
                 references += 1
                 if not (path.parent / link).exists():
                     broken.append(f"{relative}: link {link}")
