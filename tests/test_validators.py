@@ -320,10 +320,15 @@ LATIN_FIRST = sorted(
     | {c.upper() for c in LATIN_LETTERS if len(c.upper()) == 1}
 )
 NAME_CHARACTERS = [*LATIN_FIRST, *string.digits, *" -_.,:;'&!()/", "日", "本", "Ω", "ж", "\u0301"]
+WORD = st.text(st.sampled_from([*LATIN_FIRST, *string.digits]), min_size=1, max_size=12)
 NAMES = st.builds(
-    str.__add__,
+    lambda first, rest: (first + rest)[:100],
     st.sampled_from(LATIN_FIRST),
-    st.text(st.sampled_from(NAME_CHARACTERS), max_size=99),
+    st.one_of(
+        st.text(st.sampled_from(NAME_CHARACTERS), max_size=99),
+        # words, often more than 64 characters of them: the slug is cut at a word
+        st.lists(WORD, max_size=14).map(lambda words: " " + " ".join(words)),
+    ),
 )
 
 
@@ -331,7 +336,7 @@ def test_derived_names_always_pass_the_validators(plain_template: Path) -> None:
     """For any name that starts with a Latin letter, the derived names pass their rules (or the
     package name is one Python already uses), fit in 64 characters, end at a whole word and keep
     every letter Unicode decomposes into ASCII (é -> e)."""
-    outcomes = {"valid": 0, "reserved package name": 0}
+    outcomes = {"valid": 0, "cut at a word": 0, "reserved package name": 0}
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(name=NAMES)
@@ -350,6 +355,7 @@ def test_derived_names_always_pass_the_validators(plain_template: Path) -> None:
         assert all(broken_rule(question, value) is None for question, value in names.items())
         assert len(slug) <= 64 and uncut.startswith(slug)
         assert uncut[len(slug) : len(slug) + 1] in ("", "-")  # cut at a word boundary
+        outcomes["cut at a word"] += slug != uncut and "-" in slug
         if slug == uncut:
             decomposed = unicodedata.normalize("NFKD", name.lower())
             ascii_letters = iter(slug)
