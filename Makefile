@@ -7,11 +7,8 @@ DEMO_DIR ?= build/demo
 DEMO_PYTHON_VERSION ?= 3.12
 PYTEST_ARGS ?=
 
-export OMP_NUM_THREADS ?= 1
-export KEDRO_DISABLE_TELEMETRY ?= true
-export DO_NOT_TRACK ?= 1
-export MPLBACKEND ?= Agg
-export AWS_DEFAULT_REGION ?= eu-west-1
+# The test environment's one copy is tests/test.env (KEY=value lines); a value already set wins.
+$(foreach setting,$(shell grep -E '^[A-Z_]+=' tests/test.env),$(eval export $(subst =, ?= ,$(setting))))
 
 .PHONY: help install demo test test-fast lint lock benchmark docs clean
 

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+from _common import project_environment, render_project
 
-from _common import render_project
+os.environ.update(project_environment())
 
 GOAL_SECONDS = 15.0
 

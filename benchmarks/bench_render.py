@@ -16,15 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import project_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ENV = {
-    **os.environ,
-    "OMP_NUM_THREADS": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "MPLBACKEND": "Agg",
-}
+ENV = {**os.environ, **project_environment()}
 
 
 def timed(command: list[str], cwd: Path) -> float:

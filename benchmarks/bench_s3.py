@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import TEMPLATE_ROOT, render_project
+from _common import TEMPLATE_ROOT, project_environment, render_project
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))
 
@@ -37,14 +37,9 @@ KEDRO_SECONDS = re.compile(r"completed\s+(?:\S+\.py:\d+\s+)?successfully\s+in\s+
 
 
 def project_env(project: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {**os.environ, **extra}
+    # tests/test.env's COLUMNS keeps rich logs on one line, so the pipeline time can be read back.
+    env = {**os.environ, **extra, **project_environment()}
     env.update(
-        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-        KEDRO_DISABLE_TELEMETRY="true",
-        DO_NOT_TRACK="1",
-        MPLBACKEND="Agg",
-        COLUMNS="200",  # rich logs on one line, so the pipeline time can be read back
-        AWS_DEFAULT_REGION="eu-west-1",
         PYTHONPATH=str(project / "src"),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )

@@ -22,18 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import render_project
+from _common import project_environment, render_project
 
 VENV_BIN = Path(sys.executable).parent
 # The sample's current batch drifts on purpose; monitoring would fail the run otherwise.
 RUN_ARGS = ("run", "--params", "monitoring.alerting.exit_nonzero_on=never")
-ENVIRONMENT = {
-    "OMP_NUM_THREADS": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "MPLBACKEND": "Agg",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}
+ENVIRONMENT = project_environment()
 
 
 def timed_run(project: Path, tracking: bool) -> tuple[float, float]:

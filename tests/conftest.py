@@ -2,33 +2,95 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import copier
 import pytest
+import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 IN_CI = bool(os.environ.get("CI"))
 
-# Environment every rendered project runs with in tests (see DEVELOPERS.md: OpenMP with two
-# threads is 40x slower here; telemetry would try the network).
-PROJECT_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "MPLBACKEND": "Agg",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    # Rich wraps log lines at 80 columns; wide lines keep messages greppable in assertions.
-    "COLUMNS": "250",
-}
+sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
+from update_transliteration import latin_letters  # noqa: E402
+
+LATIN_LETTERS = latin_letters()
+SLUG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 -_"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Return the KEY=value lines of `path` (comments and blank lines skipped)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    pairs = [line.split("=", 1) for line in lines if line.strip() and not line.startswith("#")]
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+# Environment every rendered project runs with in tests: tests/test.env is the one copy, which the
+# Makefile, .ci/run and the benchmarks read too.
+PROJECT_ENV = read_env_file(TEMPLATE_ROOT / "tests" / "test.env")
+
+# The validators' rules, the one copy copier.yml uses too (includes/validators.jinja).
+VALIDATOR_RULES: dict[str, list[dict[str, str]]] = yaml.safe_load(
+    (TEMPLATE_ROOT / "includes" / "validators.yml").read_text(encoding="utf-8")
+)
+
+
+def broken_rule(question: str, value: str) -> str | None:
+    """Return the message Copier shows for `value`, or None when every rule of `question` holds."""
+    for rule in VALIDATOR_RULES[question]:
+        if re.search(rule["pattern"], value) is None:
+            message = rule["message"].replace("{length}", str(len(value)))
+            return f"{question} {message.replace('{value}', value)}"
+    return None
+
+
+def derived_slug(project_name: str, max_length: int = 64) -> str:
+    """Return the project_slug copier.yml derives from `project_name` (the tests' reference).
+
+    Written from the rule, not from includes/names.jinja: Latin letters spelt as Unicode's
+    decomposition spells them (scripts/update_transliteration.py), other letters dropped, words
+    joined by hyphens and cut after the last whole word that fits.
+    """
+    spelt = "".join(
+        c if c in SLUG_ALPHABET else LATIN_LETTERS.get(c, "") for c in project_name.lower()
+    )
+    slug = "-".join(word for word in re.split("[ _-]+", spelt) if word)
+    if len(slug) <= max_length:
+        return slug
+    head = slug[: max_length + 1]
+    return head.rsplit("-", 1)[0] if "-" in head else slug[:max_length]
+
+
+def pairwise(options: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Return combinations of `options` in which every pair of values of two options appears.
+
+    Greedy: take the combination of the full product that covers the most pairs not yet covered,
+    until none is left (the first one wins a tie, so the result is the same on every run).
+    """
+    names = list(options)
+    product = [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*options.values())
+    ]
+
+    def pairs(combination: dict[str, Any]) -> set[tuple]:
+        return {(a, combination[a], b, combination[b]) for a, b in itertools.combinations(names, 2)}
+
+    uncovered = set().union(*(pairs(c) for c in product))
+    chosen = []
+    while uncovered:
+        best = max(product, key=lambda c: len(pairs(c) & uncovered))
+        chosen.append(best)
+        uncovered -= pairs(best)
+    return chosen
 
 
 def render(destination: Path, **answers: Any) -> Path:

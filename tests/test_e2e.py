@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_ROOT, render, run_in
+from conftest import PROJECT_ENV, TEMPLATE_ROOT, render, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -101,9 +101,7 @@ def test_example_notebook_runs(fresh_project):
 
     notebook = nbformat.read(fresh_project / "notebooks/example.ipynb", as_version=4)
     env_backup = dict(os.environ)
-    os.environ.update(
-        {"OMP_NUM_THREADS": "1", "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
-    )
+    os.environ.update(PROJECT_ENV)
     try:
         NotebookClient(
             notebook,
@@ -145,9 +143,7 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     assert check.returncode == 0, check.stdout
     env = {
         **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MPLBACKEND": "Agg",
+        **PROJECT_ENV,
         "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}",
     }
     env.pop("PYTHONPATH", None)

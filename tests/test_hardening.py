@@ -30,7 +30,10 @@ from conftest import (
     PROJECT_ENV,
     TEMPLATE_ROOT,
     VENV_BIN,
+    broken_rule,
     copy_template,
+    derived_slug,
+    pairwise,
     render_from,
 )
 from copier._main import Worker
@@ -51,23 +54,6 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-VALIDATORS_SOURCE = (TEMPLATE_ROOT / "includes" / "validators.jinja").read_text(encoding="utf-8")
-LOWER = "abcdefghijklmnopqrstuvwxyz"
-DIGITS = "0123456789"
-DELIMITERS = ("{{", "}}", "{%", "%}", "{#", "#}")
-RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-
-
-def _jinja_list(name: str) -> set[str]:
-    """Return a list constant of includes/validators.jinja (the reserved names are data)."""
-    match = re.search(rf"set {name} = (\[.*?\])", VALIDATORS_SOURCE, re.DOTALL)
-    assert match, f"{name} not found in includes/validators.jinja"
-    return set(json.loads(match.group(1)))
-
-
-STDLIB_NAMES = _jinja_list("STDLIB_NAMES")
-SHADOWED_LIBRARIES = _jinja_list("SHADOWED_LIBRARIES")
 
 # Pieces people type or paste that are valid answers but break careless YAML, TOML, JSON or shell,
 # and pieces every free-text validator must reject (line breaks, control and invisible characters,
@@ -108,7 +94,7 @@ ANY_TEXT = st.one_of(
 VALID_TEXT = (
     st.lists(_valid_piece, min_size=1, max_size=8)
     .map("".join)
-    .filter(lambda text: free_text_rule("answer", text, 100) is None)
+    .filter(lambda text: broken_rule("project_name", text) is None)
 )
 # Names that start with a letter derive a valid package name more often.
 LETTER_FIRST = st.from_regex(r"[A-Za-z][A-Za-z ]{0,12}", fullmatch=True)
@@ -134,78 +120,24 @@ ANSWERS = st.one_of(
 )
 
 
-def free_text_rule(name: str, value: str, max_length: int, required: bool = True) -> str | None:
-    """Return the start of the message copier.yml gives for free text, or None if valid."""
-    if required and not value.strip():
-        return f"{name} must not be empty"
-    if len(value) > max_length:
-        return f"{name} must be at most {max_length} characters"
-    if len(value.splitlines()) > 1 or value.endswith(("\n", "\r")):
-        return f"{name} must be a single line"
-    if not value.isprintable():
-        return f"{name} must contain only printable characters"
-    if any(delimiter in value for delimiter in DELIMITERS):
-        return f"{name} must not contain the template delimiters"
-    return None
-
-
-def derived_slug(project_name: str) -> str:
-    """Return the project_slug copier.yml derives from a project name."""
-    kept = "".join(c for c in project_name.lower() if c in LOWER + DIGITS + " -_")
-    return "-".join(kept.replace("_", " ").replace("-", " ").split())
-
-
-def slug_rule(slug: str) -> str | None:
-    """Return the start of project_slug's message, or None if valid."""
-    if not slug:
-        return "project_slug must not be empty"
-    if (
-        set(slug) - set(LOWER + DIGITS + "-")
-        or slug[0] not in LOWER
-        or slug.endswith("-")
-        or "--" in slug
-    ):
-        return "project_slug must be lowercase letters, digits and single hyphens"
-    if len(slug) > 64:
-        return "project_slug must be at most 64 characters"
-    return None
-
-
-def package_rule(package: str) -> str | None:
-    """Return the start of package_name's message for a name derived from a valid slug."""
-    if package in keyword.kwlist:
-        return "package_name must not be a Python keyword"
-    if package in STDLIB_NAMES:
-        return "package_name must not be the name of a standard library module"
-    if package in SHADOWED_LIBRARIES:
-        return "package_name must not be the name of a library the project depends on"
-    return None
-
-
 def expected_rejection(answers: dict[str, str]) -> tuple[str, str] | None:
-    """Return (question, message start) Copier must stop at, in question order, or None."""
-    checks: list[tuple[str, Callable[[], str | None]]] = []
+    """Return (question, message) Copier must stop at, in question order, or None.
+
+    The rules are includes/validators.yml's (conftest.broken_rule); the derived names are the
+    defaults copier.yml gives, from the reference conftest.derived_slug.
+    """
     slug = derived_slug(answers["project_name"])
-    checks = [
-        ("project_name", lambda: free_text_rule("project_name", answers["project_name"], 100)),
-        ("project_slug", lambda: slug_rule(slug)),
-        ("package_name", lambda: package_rule(slug.replace("-", "_"))),
-        (
-            "description",
-            lambda: free_text_rule("description", answers["description"], 300, required=False),
-        ),
-        ("author_name", lambda: free_text_rule("author_name", answers["author_name"], 100)),
-        (
-            "s3_bucket",
-            lambda: (
-                "s3_bucket must not use a prefix or suffix reserved by AWS"
-                if (slug[:40] + "-ml-artifacts").startswith(RESERVED_BUCKET_PREFIXES)
-                else None
-            ),
-        ),
+    values = [
+        ("project_name", answers["project_name"]),
+        ("project_slug", slug),
+        ("package_name", slug.replace("-", "_")),
+        ("description", answers["description"]),
+        ("author_name", answers["author_name"]),
+        ("s3_bucket", slug[:40].rstrip("-") + "-ml-artifacts"),
+        ("s3_prefix", slug),
     ]
-    for question, rule in checks:
-        if message := rule():
+    for question, value in values:
+        if message := broken_rule(question, value):
             return question, message
     return None
 
@@ -461,13 +393,15 @@ SECRET_PATTERNS = {
         r"(?i)(?:session|security)_?token[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{100,}"
     ),
 }
-# Every variant except the license, which changes one text file: python x ci x example.
-SECRET_VARIANTS = [
-    {"python_version": p, "ci_provider": c, "include_example": e}
-    for p in ("3.11", "3.12", "3.13")
-    for c in ("github", "none")
-    for e in (True, False)
-]
+# Every pair of python x ci x example values (the license changes one text file): each file set
+# (ci x example) is among them, and each Python's locks.
+SECRET_VARIANTS = pairwise(
+    {
+        "python_version": ("3.11", "3.12", "3.13"),
+        "ci_provider": ("github", "none"),
+        "include_example": (True, False),
+    }
+)
 MUST_BE_IGNORED = [
     "conf/local/credentials.yml",
     "conf/local/mlflow.yml",

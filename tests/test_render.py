@@ -1,17 +1,18 @@
-"""Every valid combination of options renders the exact expected file set and passes validation."""
+"""A pairwise covering set of option combinations renders the exact expected file set and passes
+validation; the docs ship with every render and every reference to them resolves."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, render
-from plumbum import local
+from conftest import TEMPLATE_ROOT, pairwise, render
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 from validate_render import validate
@@ -19,10 +20,12 @@ from validate_render import validate
 pytestmark = pytest.mark.render
 
 EXPECTED_FILES = TEMPLATE_ROOT / "tests" / "expected_files.txt"
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
-LICENSES = ("MIT", "Apache-2.0", "Proprietary")
-CI_PROVIDERS = ("github", "none")
-EXAMPLE = (True, False)
+OPTIONS = {
+    "python_version": ("3.11", "3.12", "3.13"),
+    "license": ("MIT", "Apache-2.0", "Proprietary"),
+    "ci_provider": ("github", "none"),
+    "include_example": (True, False),
+}
 
 # Files present only with the sample data, and only with GitHub Actions. Paths use the default
 # package name; `expected_files()` substitutes the real one.
@@ -36,8 +39,10 @@ EXAMPLE_ONLY = (
 EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/",)
 GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
 
-# Every valid combination: no pair of options is invalid, so the matrix is the full product.
-MATRIX = list(itertools.product(PYTHON_VERSIONS, LICENSES, CI_PROVIDERS, EXAMPLE))
+# No pair of options is invalid. Each option changes its own files (the lock, LICENSE, the
+# workflows, the sample), and only ci_provider and include_example change the file set, so a set
+# in which every pair of values meets once finds what the full product of 36 would: 9 renders.
+MATRIX = [tuple(combination.values()) for combination in pairwise(OPTIONS)]
 
 
 def rendered_files(project: Path) -> set[str]:
@@ -45,9 +50,18 @@ def rendered_files(project: Path) -> set[str]:
     return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
 
 
+def template_docs() -> set[str]:
+    """Return the files of the template repository's docs/, which every render ships as they are."""
+    return {
+        p.relative_to(TEMPLATE_ROOT).as_posix()
+        for p in (TEMPLATE_ROOT / "docs").rglob("*")
+        if p.is_file()
+    }
+
+
 def expected_files(ci_provider: str, include_example: bool) -> set[str]:
     """Return the file set a render with these options must produce exactly."""
-    files = set(EXPECTED_FILES.read_text().split())
+    files = set(EXPECTED_FILES.read_text().split()) | template_docs()
     if not include_example:
         files -= set(EXAMPLE_ONLY)
         files = {f for f in files if not f.startswith(EXAMPLE_ONLY_DIRS)}
@@ -61,23 +75,24 @@ def expected_files(ci_provider: str, include_example: bool) -> set[str]:
     MATRIX,
     ids=[f"py{p}-{lic}-{ci}-{'example' if ex else 'bare'}" for p, lic, ci, ex in MATRIX],
 )
-def test_every_combination_renders_exactly_and_validates(
-    tmp_path, python_version, license_, ci_provider, include_example
+def test_pairwise_combinations_render_exactly_and_validate(
+    tmp_path, capfd, python_version, license_, ci_provider, include_example
 ):
-    hook_log = tmp_path / "hook.log"
-    # Copier runs tasks through plumbum, whose environment is a copy taken at import time.
-    with local.env(COPIER_KEDRO_MLOPS_HOOK_LOG=str(hook_log)):
-        project = render(
-            tmp_path / "project",
-            python_version=python_version,
-            license=license_,
-            ci_provider=ci_provider,
-            include_example=include_example,
-        )
+    project = render(
+        tmp_path / "project",
+        python_version=python_version,
+        license=license_,
+        ci_provider=ci_provider,
+        include_example=include_example,
+    )
 
     assert rendered_files(project) == expected_files(ci_provider, include_example)
     assert validate(project) == []
-    assert hook_log.read_text().splitlines() == [str(project.resolve())]
+    # The post-generation task ran once, on this project (its line on stdout names the folder).
+    passed = re.findall(
+        r"^Post-generation validation passed in .* s: (.*)$", capfd.readouterr().out, re.M
+    )
+    assert passed == [str(project.resolve())]
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={python_version}"
@@ -117,3 +132,69 @@ def test_custom_names_flow_into_every_file(tmp_path):
     assert pyproject["tool"]["kedro"]["package_name"] == "fraud_detection_eu"
     assert pyproject["tool"]["kedro"]["project_name"] == "Fraud Detection: EU"
     assert validate(project) == []
+
+
+def test_pairwise_set_covers_every_pair_of_option_values():
+    combinations = pairwise(OPTIONS)
+    product = list(itertools.product(*OPTIONS.values()))
+    for a, b in itertools.combinations(OPTIONS, 2):
+        met = {(c[a], c[b]) for c in combinations}
+        assert met == set(itertools.product(OPTIONS[a], OPTIONS[b])), (a, b)
+    assert len(combinations) < len(product)
+    # Every file set (ci_provider x include_example) is among the renders.
+    assert len({(c["ci_provider"], c["include_example"]) for c in combinations}) == 4
+    print(f"pairwise renders: {len(combinations)} of {len(product)}")
+
+
+def test_pairwise_covers_pairs_for_other_option_shapes():
+    options = {"a": (1, 2, 3, 4), "b": "xyz", "c": (True, False), "d": "pq", "e": (0,)}
+    combinations = pairwise(options)
+    for a, b in itertools.combinations(options, 2):
+        assert {(c[a], c[b]) for c in combinations} == set(
+            itertools.product(options[a], options[b])
+        )
+    assert len(combinations) <= 16
+
+
+# ----- Docs shipped with the project -------------------------------------------------------------
+
+# A `docs/...` path as text, not part of a longer path or address (`https://x/docs/` is left out).
+DOCS_REFERENCE = re.compile(r"(?<![\w/.-])docs/[\w./-]*\w")
+# Code blocks and spans hold examples, not links.
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+MARKDOWN_LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)\s#]+)")
+
+
+def test_every_docs_page_of_the_template_ships(default_project):
+    pages = {
+        p.relative_to(TEMPLATE_ROOT).as_posix() for p in (TEMPLATE_ROOT / "docs").rglob("*.md")
+    }
+    shipped = {
+        p.relative_to(default_project).as_posix() for p in (default_project / "docs").rglob("*.md")
+    }
+    assert "docs/decisions/0006-drift-methods.md" in pages
+    assert pages == shipped
+
+
+def test_every_docs_reference_in_a_render_resolves(default_project):
+    references, broken = 0, []
+    for path in sorted(default_project.rglob("*")):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        relative = path.relative_to(default_project)
+        for match in DOCS_REFERENCE.finditer(text):
+            references += 1
+            if not (default_project / match.group()).exists():
+                broken.append(f"{relative}: {match.group()}")
+        if path.suffix == ".md":
+            for link in MARKDOWN_LINK.findall(CODE.sub("", text)):
+                references += 1
+                if not (path.parent / link).exists():
+                    broken.append(f"{relative}: link {link}")
+    print(f"docs references and Markdown links checked: {references}")
+    assert references >= 16
+    assert broken == []
