@@ -233,3 +233,23 @@ def test_monitors_apply_without_keys_says_what_is_missing(project):
     assert result.returncode == 1
     assert "need an API key and an application key" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_processing_job_reports_the_verdict_as_its_failure_reason(project, tmp_path):
+    # The SageMaker entrypoint turns the hook's exit into the job's failure message.
+    script = """
+import sys
+from churn_prediction import monitoring_hook
+from churn_prediction.sagemaker import entrypoint
+
+def process(*args):
+    raise monitoring_hook.MonitoringVerdictExit(1, "Monitoring verdict FAIL: drift")
+
+entrypoint.process = process
+print("STATUS", entrypoint.main(["process", "--pipeline", "monitoring"]))
+"""
+    result = run_in(project, "python", "-c", script, env={"SAGEMAKER_ROOT": str(tmp_path)})
+    assert "STATUS 1" in result.stdout
+    message = (tmp_path / "output" / "message").read_text()
+    assert message == "MonitoringVerdictExit: Monitoring verdict FAIL: drift"
+    assert "Traceback" not in result.stderr

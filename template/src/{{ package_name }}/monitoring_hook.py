@@ -4,7 +4,7 @@ After the `decide_monitoring_verdict` node (which runs once every report is save
 sends the verdict to the enabled channels (alerting.channels) with the credentials of the run's
 environment. After the pipeline, once every other hook has finished (MLflow closes its run), it
 prints a short summary and exits with the verdict's status: a failing verdict is an expected
-outcome, so it ends with `SystemExit(1)` and no traceback.
+outcome, so it ends with `MonitoringVerdictExit` (a `SystemExit`: status 1) and no traceback.
 
 Settings import this module for every command, so the monitoring code is imported only when a
 verdict is delivered.
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VERDICT_OUTPUT = "monitoring_verdict"
+
+
+class MonitoringVerdictExit(SystemExit):
+    """Ends a run whose verdict reached the exit level; its text is the verdict summary."""
+
+    def __init__(self, status: int, summary: str) -> None:
+        super().__init__(status)
+        self.summary = summary
+
+    def __str__(self) -> str:
+        return self.summary
 
 
 class MonitoringAlertHook:
@@ -77,7 +88,7 @@ class MonitoringAlertHook:
         self._summary, self._status = None, 0
         print(summary, file=sys.stderr, flush=True)
         if status:
-            raise SystemExit(status)
+            raise MonitoringVerdictExit(status, summary)
 
     def _project_name(self) -> str:
         return self._context._package_name if self._context else __name__.split(".")[0]

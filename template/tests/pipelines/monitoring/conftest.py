@@ -82,6 +82,16 @@ def _answer(server: RecordingServer, request: Recorded) -> tuple[int, Any]:  # n
     return 404, {"errors": [f"no route {request.method} {path}"]}
 
 
+def _decoded(raw: bytes) -> Any:
+    """Return a JSON body decoded, any other body (AWS query or CBOR protocols) as bytes."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
 def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -96,7 +106,7 @@ def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
                 parsed.path,
                 parse_qs(parsed.query),
                 {k.lower(): v for k, v in self.headers.items()},
-                json.loads(raw) if raw else None,
+                _decoded(raw),
             )
             server.requests.append(request)
             if server.delay_seconds:

@@ -82,6 +82,7 @@ class CloudWatchNotifier:
         endpoint_url: str | None = None,
         cloudwatch_client: Any = None,
         sns_client: Any = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         level_rank(sns_min_level)
         if not namespace or namespace.startswith("AWS/"):
@@ -96,11 +97,21 @@ class CloudWatchNotifier:
         self._client_args = {"region_name": region_name, "endpoint_url": endpoint_url}
         self._cloudwatch = cloudwatch_client
         self._sns = sns_client
+        self._timeout = timeout_seconds
 
     def _client(self, service: str) -> Any:
         import boto3
+        from botocore.config import Config
 
-        return boto3.client(service, **{k: v for k, v in self._client_args.items() if v})
+        args = {k: v for k, v in self._client_args.items() if v}
+        if self._timeout:
+            # One try per call, bounded: alerting.delivery retries every channel the same way.
+            args["config"] = Config(
+                connect_timeout=self._timeout,
+                read_timeout=self._timeout,
+                retries={"total_max_attempts": 1},
+            )
+        return boto3.client(service, **args)
 
     def metric_data(self, alert: MonitoringAlert) -> list[dict[str, Any]]:
         """Return the MetricData entries that `notify` sends."""

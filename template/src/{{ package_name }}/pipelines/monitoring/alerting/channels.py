@@ -43,11 +43,12 @@ def _cloudwatch(verdict: Verdict, settings: AlertingSettings, sleep: Any) -> Cha
         sns_min_level=cw.sns_min_level,
         region_name=cw.region_name,
         endpoint_url=cw.endpoint_url,
+        timeout_seconds=settings.retry.timeout_seconds,
     )
     alert = monitoring_alert(verdict)
 
     def send(timeout: float) -> None:
-        del timeout  # boto3 keeps its own (bounded) timeouts and retries
+        del timeout  # the client's own timeouts are retry.timeout_seconds
         try:
             notifier.notify(alert)
         except Exception as error:  # botocore raises many unrelated types
