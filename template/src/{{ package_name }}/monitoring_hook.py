@@ -12,7 +12,6 @@ verdict is delivered.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +21,6 @@ from kedro.io import AbstractVersionedDataset
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
-    from kedro.pipeline import Node
-
-logger = logging.getLogger(__name__)
 
 VERDICT_OUTPUT = "monitoring_verdict"
 
@@ -56,7 +52,7 @@ class MonitoringAlertHook:
 
     @hook_impl
     def after_node_run(
-        self, node: Node, catalog: CatalogProtocol, inputs: dict[str, Any], outputs: dict[str, Any]
+        self, catalog: CatalogProtocol, inputs: dict[str, Any], outputs: dict[str, Any]
     ) -> None:
         """Send the verdict when the node that decides it has run."""
         if VERDICT_OUTPUT not in outputs:
@@ -94,12 +90,13 @@ class MonitoringAlertHook:
         return self._context._package_name if self._context else __name__.split(".")[0]
 
     def _credentials(self) -> dict[str, Any]:
+        from kedro.config import MissingConfigException
+
         if self._context is None:
             return {}
         try:
             return dict(self._context.config_loader["credentials"] or {})
-        except Exception as error:  # no credentials file is fine: the environment may hold keys
-            logger.debug("No credentials for alerting: %s", type(error).__name__)
+        except MissingConfigException:  # no credentials file: the environment may hold the keys
             return {}
 
 
