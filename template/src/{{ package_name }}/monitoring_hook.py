@@ -59,7 +59,7 @@ class MonitoringAlertHook:
             return
         from .pipelines.monitoring.alerting.channels import deliver
         from .pipelines.monitoring.alerting.settings import AlertingSettings
-        from .pipelines.monitoring.alerting.verdict import Verdict, exit_code, verdict_summary
+        from .pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
 
         report = inputs["monitoring_report"]
         settings = AlertingSettings.from_params(inputs["params:monitoring"]["alerting"])
@@ -72,7 +72,8 @@ class MonitoringAlertHook:
             report_json=_save_location(catalog, "monitoring_report"),
         )
         results = deliver(verdict, settings, self._credentials())
-        self._status = exit_code(verdict.level, settings.exit_nonzero_on)
+        # The node decided the status; the hook only applies it, after the other hooks.
+        self._status = int(outputs[VERDICT_OUTPUT]["exit_status"])
         self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
 
     @hook_impl(trylast=True)
