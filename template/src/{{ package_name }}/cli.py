@@ -9,6 +9,7 @@ import click
 # `python -m <package>` and the console script look `run` up in this module once it exists.
 from kedro.framework.cli.project import run  # noqa: F401
 
+from .cli_monitoring import monitoring_commands
 from .cli_versions import versions
 from .sagemaker.cli import sagemaker
 from .tracking.cli import mlflow_commands
@@ -22,3 +23,4 @@ def cli() -> None:
 cli.add_command(versions)
 cli.add_command(mlflow_commands)
 cli.add_command(sagemaker)
+cli.add_command(monitoring_commands)

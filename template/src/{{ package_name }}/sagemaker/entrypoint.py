@@ -312,6 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(paths, args.env, pipelines)
         else:
             process(paths, args.env, args.pipeline, args.param)
+    except SystemExit as stop:  # a monitoring verdict at its exit level (monitoring_hook.py)
+        if not stop.code:
+            return 0
+        write_failure_reason(failure_file, stop)
+        return stop.code if isinstance(stop.code, int) else 1
     except Exception as error:  # every failure must reach SageMaker's file
         traceback.print_exc()
         write_failure_reason(failure_file, error)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import alerting
+from .alerting.settings import AlertingSettings
+from .alerting.verdict import exit_code
 from .concept_drift import detect_concept_drift
 from .drift_report import build_monitoring_report, render_html_report
 from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
@@ -137,12 +139,14 @@ def render_monitoring_report(monitoring_report: dict[str, Any]) -> str:
 
 def build_monitoring_metrics(monitoring_report: dict[str, Any], monitoring: dict[str, Any]) -> str:
     """Return the report's metrics as JSON lines (appended to monitoring_metrics by the catalog)."""
-    cloudwatch = (monitoring.get("alerting") or {}).get("cloudwatch") or {}
+    settings = AlertingSettings.from_params(monitoring["alerting"])
+    if not settings.jsonl.enabled:
+        return ""
     return alerting.metric_records_to_jsonl(
         alerting.metric_records(monitoring_report),
         alerting.parse_timestamp(monitoring_report.get("generated_at")),
         monitoring_report["level"],
-        {str(k): str(v) for k, v in (cloudwatch.get("dimensions") or {}).items()},
+        settings.cloudwatch.dimensions,
     )
 
 
@@ -160,34 +164,22 @@ def summarise_monitoring_metrics(monitoring_report: dict[str, Any]) -> dict[str,
     return summary
 
 
-def build_notifiers(alerting_params: Mapping[str, Any]) -> list[alerting.Notifier]:
-    """Return the configured notifiers, the exit-code one last so the others always run."""
-    notifiers: list[alerting.Notifier] = []
-    cloudwatch = dict(alerting_params.get("cloudwatch") or {})
-    if cloudwatch.pop("enabled", False):
-        notifiers.append(alerting.CloudWatchNotifier(**cloudwatch))
-    notifiers.append(alerting.LoggingNotifier(alerting_params.get("exit_nonzero_on", "fail")))
-    return notifiers
-
-
-def send_monitoring_alerts(
+def decide_monitoring_verdict(
     monitoring_report: dict[str, Any],
     monitoring_metrics: str,
     monitoring_report_html: str,
     monitoring_summary: dict[str, float],
     monitoring: dict[str, Any],
-) -> None:
-    """Send the verdict to every notifier; raise MonitoringAlertError at the exit level.
+) -> dict[str, Any]:
+    """Return the verdict and the exit status it maps to; MonitoringAlertHook delivers it.
 
     Takes the saved metrics, summary and HTML page as inputs only so that Kedro runs this node
-    after they are written: a failing verdict must not lose its report.
+    after they are written: a failing verdict never loses its report.
     """
     del monitoring_metrics, monitoring_report_html, monitoring_summary
-    alert = alerting.MonitoringAlert(
-        level=monitoring_report["level"],
-        summary=monitoring_report.get("headline", ""),
-        reasons=list(monitoring_report.get("reasons", [])),
-        metrics=alerting.metric_records(monitoring_report),
-        timestamp=alerting.parse_timestamp(monitoring_report.get("generated_at")),
-    )
-    alerting.dispatch_alert(alert, build_notifiers(monitoring.get("alerting") or {}))
+    settings = AlertingSettings.from_params(monitoring["alerting"])
+    return {
+        "level": monitoring_report["level"],
+        "exit_status": exit_code(monitoring_report["level"], settings.exit_nonzero_on),
+        "exit_nonzero_on": settings.exit_nonzero_on,
+    }

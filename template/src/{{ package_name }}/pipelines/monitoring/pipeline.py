@@ -6,12 +6,12 @@ from ..data_processing.nodes import prepare_features, validator_for
 from .nodes import (
     assemble_monitoring_report,
     build_monitoring_metrics,
+    decide_monitoring_verdict,
     derive_reference_expectations,
     detect_data_drift,
     detect_performance_drift,
     detect_relationship_drift,
     render_monitoring_report,
-    send_monitoring_alerts,
     summarise_monitoring_metrics,
     validate_current_batch,
 )
@@ -108,10 +108,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="monitoring_summary",
                 name="summarise_monitoring_metrics",
             ),
-            # Alerting takes every output as input so that it runs last: a failing verdict raises
-            # only after the reports and metrics are saved (and tracked).
+            # The verdict takes every output as input so that it comes last: MonitoringAlertHook
+            # delivers it and sets the exit status only after the reports are saved (and tracked).
             Node(
-                send_monitoring_alerts,
+                decide_monitoring_verdict,
                 inputs=[
                     "monitoring_report",
                     "monitoring_metrics",
@@ -119,8 +119,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "monitoring_summary",
                     "params:monitoring",
                 ],
-                outputs=None,
-                name="send_monitoring_alerts",
+                outputs="monitoring_verdict",
+                name="decide_monitoring_verdict",
             ),
         ]
     )

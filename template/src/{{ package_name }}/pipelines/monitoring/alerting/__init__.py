@@ -1,9 +1,10 @@
-"""Alerting: turn the monitoring report into metric records and send them to notifiers.
+"""Alerting: turn the monitoring report into metric records and deliver the verdict to channels.
 
-`LoggingNotifier` is the default: it logs the verdict and raises `MonitoringAlertError` when the
-verdict reaches `exit_nonzero_on`, so `kedro run` exits non-zero and a scheduler or CI step fails.
-`CloudWatchNotifier` puts the metrics with `put_metric_data` and can publish to an SNS topic.
-`metric_records_to_jsonl` writes the same records as JSON lines for any log shipper.
+Channels (docs/alerting.md), each chosen in `monitoring.alerting`: the log and the JSON-lines
+file (on by default), CloudWatch + SNS (`CloudWatchNotifier`), Datadog (`datadog`) and PagerDuty
+(`pagerduty`). `channels.deliver` sends to every enabled channel with bounded retries and never
+raises for a channel that is down; the run's exit status follows the verdict alone
+(`verdict.exit_code`), set by the monitoring hook after every report is saved.
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from .severity import at_least, level_rank
+from ..severity import at_least, level_rank
 
 logger = logging.getLogger(__name__)
 
 # CloudWatch accepts at most 1000 metrics per put_metric_data call; older limits were 20, and
 # small batches keep each request far below the 1 MB payload limit.
 CLOUDWATCH_BATCH = 20
-
-
-class MonitoringAlertError(RuntimeError):
-    """Raised when the monitoring verdict reaches the configured exit level."""
 
 
 @dataclass(frozen=True)
@@ -54,29 +51,21 @@ class Notifier(Protocol):
     """Anything that can deliver a monitoring alert."""
 
     def notify(self, alert: MonitoringAlert) -> None:
-        """Deliver the alert (raise to stop the run)."""
+        """Deliver the alert; raise when it could not be delivered."""
 
 
 class LoggingNotifier:
-    """Log the verdict; raise MonitoringAlertError when it reaches `exit_nonzero_on`."""
+    """Log the verdict and its reasons: error for fail, warning for warn, info for ok."""
 
-    def __init__(self, exit_nonzero_on: str = "fail", log: logging.Logger | None = None) -> None:
-        if exit_nonzero_on != "never":
-            level_rank(exit_nonzero_on)
-        self.exit_nonzero_on = exit_nonzero_on
+    def __init__(self, log: logging.Logger | None = None) -> None:
         self.log = log or logger
 
     def notify(self, alert: MonitoringAlert) -> None:
-        """Log the verdict and its reasons; raise when the exit level is reached."""
+        """Log the verdict and one line per reason."""
         log_level = {"ok": logging.INFO, "warn": logging.WARNING}.get(alert.level, logging.ERROR)
         self.log.log(log_level, "Monitoring verdict %s: %s", alert.level.upper(), alert.summary)
         for reason in alert.reasons:
             self.log.log(log_level, "  - %s", reason)
-        if self.exit_nonzero_on != "never" and at_least(alert.level, self.exit_nonzero_on):
-            raise MonitoringAlertError(
-                f"monitoring verdict is {alert.level.upper()} (exit level "
-                f"{self.exit_nonzero_on}): {alert.summary}. Reasons: " + "; ".join(alert.reasons)
-            )
 
 
 class CloudWatchNotifier:
@@ -93,6 +82,7 @@ class CloudWatchNotifier:
         endpoint_url: str | None = None,
         cloudwatch_client: Any = None,
         sns_client: Any = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         level_rank(sns_min_level)
         if not namespace or namespace.startswith("AWS/"):
@@ -107,11 +97,21 @@ class CloudWatchNotifier:
         self._client_args = {"region_name": region_name, "endpoint_url": endpoint_url}
         self._cloudwatch = cloudwatch_client
         self._sns = sns_client
+        self._timeout = timeout_seconds
 
     def _client(self, service: str) -> Any:
         import boto3
+        from botocore.config import Config
 
-        return boto3.client(service, **{k: v for k, v in self._client_args.items() if v})
+        args = {k: v for k, v in self._client_args.items() if v}
+        if self._timeout:
+            # One try per call, bounded: alerting.delivery retries every channel the same way.
+            args["config"] = Config(
+                connect_timeout=self._timeout,
+                read_timeout=self._timeout,
+                retries={"total_max_attempts": 1},
+            )
+        return boto3.client(service, **args)
 
     def metric_data(self, alert: MonitoringAlert) -> list[dict[str, Any]]:
         """Return the MetricData entries that `notify` sends."""
@@ -156,32 +156,6 @@ def alert_message(alert: MonitoringAlert) -> str:
     lines += [f"- {reason}" for reason in alert.reasons]
     lines += ["", f"Time: {alert.timestamp.isoformat()}"]
     return "\n".join(lines)
-
-
-def dispatch_alert(alert: MonitoringAlert, notifiers: Iterable[Notifier]) -> None:
-    """Call every notifier; re-raise the first alert error, or a notifier failure, at the end.
-
-    Every notifier runs even when an earlier one failed, so CloudWatch still gets the metrics
-    of a run that then exits non-zero.
-    """
-    alert_error: MonitoringAlertError | None = None
-    failures: list[str] = []
-    for notifier in notifiers:
-        try:
-            notifier.notify(alert)
-        except MonitoringAlertError as error:
-            alert_error = alert_error or error
-        except Exception as error:
-            logger.error("Notifier %s failed: %s", type(notifier).__name__, error)
-            failures.append(f"{type(notifier).__name__}: {type(error).__name__}: {error}")
-    if alert_error is not None:
-        if failures:
-            raise MonitoringAlertError(
-                f"{alert_error} (and notifier failures: {'; '.join(failures)})"
-            )
-        raise alert_error
-    if failures:
-        raise RuntimeError("monitoring alert could not be delivered: " + "; ".join(failures))
 
 
 def metric_records(report: Mapping[str, Any]) -> list[MetricRecord]:

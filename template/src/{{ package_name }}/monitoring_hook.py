@@ -1,0 +1,126 @@
+"""The Kedro hook that delivers the monitoring verdict and ends the run with its exit status.
+
+After the `decide_monitoring_verdict` node (which runs once every report is saved), the hook
+sends the verdict to the enabled channels (alerting.channels) with the credentials of the run's
+environment. After the pipeline, once every other hook has finished (MLflow closes its run), it
+prints a short summary and exits with the verdict's status: a failing verdict is an expected
+outcome, so it ends with `MonitoringVerdictExit` (a `SystemExit`: status 1) and no traceback.
+
+Settings import this module for every command, so the monitoring code is imported only when a
+verdict is delivered.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.io import AbstractVersionedDataset
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+
+VERDICT_OUTPUT = "monitoring_verdict"
+
+
+class MonitoringVerdictExit(SystemExit):
+    """Ends a run whose verdict reached the exit level; its text is the verdict summary."""
+
+    def __init__(self, status: int, summary: str) -> None:
+        super().__init__(status)
+        self.summary = summary
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class MonitoringAlertHook:
+    """Deliver the monitoring verdict to its channels; exit with its status at the end."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+        self._summary: str | None = None
+        self._status = 0
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Keep the context: its config loader holds the credentials of the run's environment."""
+        self._context = context
+        self._summary, self._status = None, 0
+
+    @hook_impl
+    def after_node_run(
+        self, catalog: CatalogProtocol, inputs: dict[str, Any], outputs: dict[str, Any]
+    ) -> None:
+        """Send the verdict when the node that decides it has run."""
+        if VERDICT_OUTPUT not in outputs:
+            return
+        from .pipelines.monitoring.alerting.channels import deliver
+        from .pipelines.monitoring.alerting.settings import AlertingSettings
+        from .pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
+
+        report = inputs["monitoring_report"]
+        settings = AlertingSettings.from_params(inputs["params:monitoring"]["alerting"])
+        verdict = Verdict(
+            report=report,
+            project=self._project_name(),
+            environment=settings.environment,
+            model_version=_load_version(catalog, "model"),
+            report_html=_save_location(catalog, "monitoring_report_html"),
+            report_json=_save_location(catalog, "monitoring_report"),
+        )
+        results = deliver(verdict, settings, self._credentials())
+        # The node decided the status; the hook only applies it, after the other hooks.
+        self._status = int(outputs[VERDICT_OUTPUT]["exit_status"])
+        self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        """Print the verdict summary; exit non-zero when the verdict reaches the exit level."""
+        if self._summary is None:
+            return
+        summary, status = self._summary, self._status
+        self._summary, self._status = None, 0
+        print(summary, file=sys.stderr, flush=True)
+        if status:
+            raise MonitoringVerdictExit(status, summary)
+
+    def _project_name(self) -> str:
+        return self._context._package_name if self._context else __name__.split(".")[0]
+
+    def _credentials(self) -> dict[str, Any]:
+        from kedro.config import MissingConfigException
+
+        if self._context is None:
+            return {}
+        try:
+            return dict(self._context.config_loader["credentials"] or {})
+        except MissingConfigException:  # no credentials file: the environment may hold the keys
+            return {}
+
+
+def _load_version(catalog: CatalogProtocol, name: str) -> str:
+    """Return the version a versioned dataset loads in this run, else "unversioned"."""
+    dataset = catalog.get(name) if name in catalog else None
+    if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
+        try:
+            return str(dataset.resolve_load_version())
+        except Exception:  # no saved version yet: the run's own load said so already
+            return "unknown"
+    return "unversioned"
+
+
+def _save_location(catalog: CatalogProtocol, name: str) -> str | None:
+    """Return where a dataset of this run was saved (versioned path included), if it is a file."""
+    dataset = catalog.get(name) if name in catalog else None
+    filepath = getattr(dataset, "_filepath", None)
+    if dataset is None or filepath is None:
+        return None
+    protocol = getattr(dataset, "_protocol", "file")
+    if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
+        filepath = dataset._get_versioned_path(dataset.resolve_save_version())
+    from kedro.io.core import get_filepath_str
+
+    return get_filepath_str(filepath, protocol) if protocol != "file" else str(filepath)
