@@ -18,10 +18,23 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# uv installs the pinned lock in seconds (pip takes minutes). It comes from PATH (or UV=...), else
+# from `pip install uv` into the new venv; where neither works, pip installs the same lock. uv tries
+# its cache alone first (the lock pins exact versions), then the package index. docs/decisions/0016.
+UV ?= $(shell command -v uv 2>/dev/null)
+
 $(VENV)/.installed: requirements-test.txt locks/requirements-dev-py$(PYVER).txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r locks/requirements-dev-py$(PYVER).txt -r requirements-test.txt
+	@set -e; uv="$(UV)"; \
+	if [ -n "$$uv" ] && ! command -v "$$uv" >/dev/null; then uv=; fi; \
+	if [ -n "$$uv" ]; then "$$uv" venv --quiet --allow-existing --python "$(PYTHON)" $(VENV); \
+	else $(PYTHON) -m venv $(VENV); \
+	  if $(BIN)/pip install --quiet --disable-pip-version-check uv; then uv=$(BIN)/uv; \
+	  else echo "uv could not be installed: installing the lock with pip (minutes, not seconds)"; fi; \
+	fi; \
+	set -- -r locks/requirements-dev-py$(PYVER).txt -r requirements-test.txt; \
+	if [ -z "$$uv" ]; then $(BIN)/pip install --quiet "$$@"; \
+	elif ! "$$uv" pip install --quiet --offline --python $(BIN)/python "$$@" 2>/dev/null; then \
+	  "$$uv" pip install --quiet --python $(BIN)/python "$$@"; fi
 	@touch $@
 
 install: $(VENV)/.installed  ## tooling venv: copier, test tools and the rendered projects' dev lock
@@ -29,7 +42,8 @@ install: $(VENV)/.installed  ## tooling venv: copier, test tools and the rendere
 demo: install  ## render with defaults into build/demo, install it in a fresh venv, run the pipeline offline
 	rm -rf $(DEMO_DIR)
 	$(BIN)/copier copy --trust --defaults --vcs-ref HEAD -d python_version=$(DEMO_PYTHON_VERSION) . $(DEMO_DIR)
-	$(MAKE) -C $(DEMO_DIR) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))"
+	$(MAKE) -C $(DEMO_DIR) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))" \
+	    UV="$(or $(UV),$(abspath $(BIN))/uv)"
 	$(MAKE) -C $(DEMO_DIR) run
 	@# The sample's current batch drifts on purpose, so the monitoring job ends with its alert
 	@# (exit 1); demo_summary.py then checks that the monitoring report was written.

@@ -3,11 +3,18 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
+from .run_summary_hook import RunSummaryHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
+from .warning_filters import ignore_dependency_warnings
 
-# Hooks run in last-in-first-out order.
-HOOKS = (MlflowTrackingHook(), S3PreflightHook())
+ignore_dependency_warnings()
+
+# One tracking hook per process: later hooks read its MLflow run (`tracked_run`).
+TRACKING = MlflowTrackingHook()
+
+# Hooks run in last-in-first-out order: the summary comes after the MLflow run has ended.
+HOOKS = (RunSummaryHook(TRACKING), TRACKING, S3PreflightHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
