@@ -19,7 +19,7 @@ from conftest import VENV_BIN, skip_or_fail
 pytestmark = [pytest.mark.sagemaker]
 
 SCRIPT = "scripts/sagemaker_lifecycle.sh"
-SECRET_ID = "churn-prediction/github-token"
+SECRET_ID = "churn-prediction/github-token"  # noqa: S105 - the name of a secret, not one
 TOKEN = "ghp_fakeToken0123456789abcdefABCDEF"  # noqa: S105 - a fake token the test looks for
 
 
@@ -149,9 +149,8 @@ def test_the_script_is_idempotent_and_sets_the_kedro_environment(studio_home, mo
 
 def test_a_missing_secret_fails_naming_it(studio_home, moto_endpoint):
     home, project = studio_home
-    env = script_env(
-        home, moto_endpoint, PROJECT_DIR=str(project), GITHUB_TOKEN_SECRET_ID="no/such-secret"
-    )
+    missing = {"GITHUB_TOKEN_SECRET_ID": "no/such-secret"}
+    env = script_env(home, moto_endpoint, PROJECT_DIR=str(project), **missing)
     run(["bash", str(project / SCRIPT)], env, home)
     filled = git_credential_fill(home, env)
     assert filled.returncode != 0
