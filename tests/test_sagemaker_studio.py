@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import VENV_BIN, skip_or_fail
+import yaml
+from conftest import TEMPLATE_ROOT, VENV_BIN, skip_or_fail
 
 pytestmark = [pytest.mark.sagemaker]
 
@@ -162,7 +163,15 @@ def test_the_kernel_is_installed_from_the_lock_with_the_kedro_environment(
     studio_home, moto_endpoint
 ):
     home, project = studio_home
+    version = yaml.safe_load((project / ".copier-answers.yml").read_text())["python_version"]
+    found = subprocess.run(
+        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), version], capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        skip_or_fail(found.stderr.strip())
     env = script_env(home, moto_endpoint, PROJECT_DIR=str(project), INSTALL_KERNEL="true")
+    # The project's Python first on PATH, as on a SageMaker image (pyenv shims need the real HOME).
+    env["PATH"] = f"{Path(found.stdout.strip()).parent}{os.pathsep}{env['PATH']}"
     run(["bash", str(project / SCRIPT)], env, home)
 
     spec = json.loads(

@@ -74,9 +74,10 @@ def group_by_folder(outputs: Sequence[SavedOutput]) -> dict[str, list[str]]:
     """
     folders: dict[str, list[str]] = {}
     for output in outputs:
-        parts = PurePosixPath(output.location).parts
-        folder = str(PurePosixPath(*parts[:2])) if len(parts) > 2 else str(PurePosixPath(*parts[:-1]))
-        folders.setdefault(folder or ".", []).append(output.dataset)
+        scheme, _, path = output.location.rpartition("://")
+        parts = PurePosixPath(path).parts
+        folder = "/".join(parts[:2] if len(parts) > 2 else parts[:-1]) or "."
+        folders.setdefault(f"{scheme}://{folder}" if scheme else folder, []).append(output.dataset)
     return folders
 
 
