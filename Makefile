@@ -50,11 +50,16 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 	-$(MAKE) -C $(DEMO_DIR) monitor
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
-test: install  ## the whole suite (CI runs this)
-	$(BIN)/pytest $(PYTEST_ARGS)
+# pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a
+# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once.
+WORKERS ?= auto
+XDIST := $(if $(filter 0 1,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
+
+test: install  ## the whole suite (CI runs this); WORKERS=1 runs it in one process
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install  ## quick local loop: everything but fresh installs, Docker, S3 and fuzzing
-	$(BIN)/pytest -m "not slow and not docker and not s3 and not hardening and not update" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow and not docker and not s3 and not hardening and not update" $(PYTEST_ARGS)
 
 lint: install  ## lint the template's own code
 	$(BIN)/ruff check hooks scripts tests benchmarks
