@@ -39,15 +39,19 @@ $(VENV)/.installed: requirements-test.txt locks/requirements-dev-py$(PYVER).txt
 
 install: $(VENV)/.installed  ## tooling venv: copier, test tools and the rendered projects' dev lock
 
+# The demo project's own venv: VENV/BIN given to this make on the command line would otherwise
+# pass down to the demo's make and install the demo into the tooling venv.
+DEMO_MAKE = $(MAKE) -C $(DEMO_DIR) VENV=.venv BIN=.venv/bin
+
 demo: install  ## render with defaults into build/demo, install it in a fresh venv, run the pipeline offline
 	rm -rf $(DEMO_DIR)
 	$(BIN)/copier copy --trust --defaults --vcs-ref HEAD -d python_version=$(DEMO_PYTHON_VERSION) . $(DEMO_DIR)
-	$(MAKE) -C $(DEMO_DIR) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))" \
+	$(DEMO_MAKE) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))" \
 	    UV="$(or $(UV),$(abspath $(BIN))/uv)"
-	$(MAKE) -C $(DEMO_DIR) run
+	$(DEMO_MAKE) run
 	@# The sample's current batch drifts on purpose, so the monitoring job ends with its alert
 	@# (exit 1); demo_summary.py then checks that the monitoring report was written.
-	-$(MAKE) -C $(DEMO_DIR) monitor
+	-$(DEMO_MAKE) monitor
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
 # pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a

@@ -50,18 +50,17 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], label: str) -> flo
 def make_demo(scratch: Path, env: dict[str, str], tooling: bool, label: str) -> float:
     """Return the wall seconds of one `make demo` into a new folder under `scratch`."""
     demo = scratch / f"demo-{time.monotonic_ns()}"
-    venv = VENV
     command = ["make", "-C", str(ROOT), "demo", f"DEMO_DIR={demo}"]
+    venv = scratch / f"tooling-{time.monotonic_ns()}"
     if tooling:
-        venv = scratch / f"tooling-{time.monotonic_ns()}"
         command.append(f"VENV={venv}")
     else:
-        # The tooling venv exists: only the demo's own steps are timed.
-        command += [f"VENV={venv}", "-o", f"{venv}/.installed"]
+        # The repository's tooling venv exists and is never written to: only the demo's own
+        # steps are timed (make must not consider .venv out of date).
+        command += ["-o", ".venv/.installed"]
     seconds = timed(command, ROOT, env, label)
     shutil.rmtree(demo, ignore_errors=True)
-    if tooling:
-        shutil.rmtree(venv, ignore_errors=True)
+    shutil.rmtree(venv, ignore_errors=True)
     return seconds
 
 

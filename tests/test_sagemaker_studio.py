@@ -68,6 +68,8 @@ def script_env(home: Path, endpoint: str, **extra: str) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "INSTALL_KERNEL": "false",
+        # The test venv is shared: no bytecode written into it.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "UV_NATIVE_TLS", "PIP_CERT"):
         if name in os.environ:
