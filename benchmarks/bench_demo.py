@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -42,13 +43,17 @@ def environment(cache: Path, pycache: Path) -> dict[str, str]:
 
 def timed(command: list[str], cwd: Path, env: dict[str, str], label: str) -> float:
     """Return the wall seconds of `command`; exit with its output when it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         output = f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         sys.exit(f"{label} failed ({result.returncode}):\n{output}")
-    print(f"  {label}: {seconds:.1f} s", flush=True)
+    # CPU time hardly moves when other work shares the cores; wall time does.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"  {label}: {seconds:.1f} s wall, {cpu:.1f} s CPU, load {os.getloadavg()[0]:.1f}")
     return seconds
 
 
