@@ -101,8 +101,10 @@ class MlflowTrackingHook:
     Later hooks read the run through `tracked_run` (after this hook's after_pipeline_run: listed
     before this hook in settings.HOOKS, which run last-in-first-out) or `wait_for_run_id()`.
 
-    MLflow is written to by one background thread, in the order of the hook calls, so importing
-    MLflow and talking to its store can use a free core while the nodes run; the run waits for
+    MLflow is written to by one background thread, in the order of the hook calls, from the
+    moment the pipeline starts: importing MLflow and talking to its store then overlap with the
+    nodes (which spend much of their time in native code) instead of slowing Kedro's start-up,
+    whose imports would contend with MLflow's for the GIL and the import locks. The run waits for
     that thread to finish before it ends.
     """
 
@@ -112,7 +114,6 @@ class MlflowTrackingHook:
         self._context: KedroContext | None = None
         self._save_version: str | None = None
         self._run: _RunRecorder | None = None
-        self._warm_up: threading.Thread | None = None
         self._print_metric_lines = False
         self._previous_sigterm: Any = None
         self._tracked_run: TrackedRun | None = None
@@ -135,13 +136,6 @@ class MlflowTrackingHook:
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
         self._print_metric_lines = metric_lines_wanted()
-        if self._config.enabled and self._warm_up is None:
-            # Kedro now loads the pipelines and builds the catalog; import MLflow meanwhile.
-            uri = self._config.store_uri(Path(context.project_path))
-            self._warm_up = threading.Thread(
-                target=_open_store, args=(uri,), name="mlflow-warm-up", daemon=True
-            )
-            self._warm_up.start()
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
@@ -190,7 +184,7 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
-        self._run = _RunRecorder(self._config, Path(context.project_path), catalog, self._warm_up)
+        self._run = _RunRecorder(self._config, Path(context.project_path), catalog)
         self._run.open(save_version, tags, context.params, description)
 
     @hook_impl
@@ -307,10 +301,8 @@ class _RunRecorder:
         config: TrackingConfig,
         project_path: Path,
         catalog: CatalogProtocol,
-        warm_up: threading.Thread | None = None,
     ):
         self.config = config
-        self._warm_up = warm_up
         self.project_path = project_path
         self.catalog = catalog
         self.tracking_uri = config.store_uri(project_path)
@@ -418,8 +410,6 @@ class _RunRecorder:
         params: Mapping[str, Any],
         description: Mapping[str, Any],
     ) -> None:
-        if self._warm_up is not None:
-            self._warm_up.join()
         from mlflow import MlflowClient
         from mlflow.entities import Param, RunTag
 
@@ -493,17 +483,6 @@ class _RunRecorder:
             self.client.set_tag(self.run_id, "kedro.skipped_artifacts", tag_text(self._skipped))
         self.client.set_terminated(self.run_id, status=status)
         logger.info("MLflow run %s ended %s", self.run_id, status)
-
-
-def _open_store(uri: str) -> None:
-    """Import MLflow and open the store at `uri` (cached by MLflow), without any request."""
-    try:
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=uri)
-        getattr(getattr(client, "_tracking_client", None), "store", None)
-    except Exception as error:  # the writer meets the same error and reports it
-        logger.debug("MLflow warm-up: %s", redact(str(error)))
 
 
 def _experiment_id(client: MlflowClient, config: TrackingConfig, project_path: Path) -> str:
