@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument("--warm-runs", type=int, default=2, help="warm demos to time (default 2)")
     parser.add_argument("--tooling", action="store_true", help="cold run: fresh tooling venv too")
     parser.add_argument("--keep-cache", type=Path, help="use (and keep) this uv cache folder")
+    parser.add_argument(
+        "--warm-only", action="store_true", help="skip the cold run (with --keep-cache: warm)"
+    )
     args = parser.parse_args()
 
     figures: dict[str, float] = {}
@@ -107,7 +110,9 @@ def main() -> None:
         cache = args.keep_cache or scratch / "uv-cache"
         env = environment(cache, scratch / "pycache")
         print(f"load average {os.getloadavg()[0]:.1f}, uv cache {cache}")
-        figures["cold demo"] = make_demo(scratch, env, args.tooling, "make demo, empty uv cache")
+        if not args.warm_only:
+            label = "make demo, empty uv cache"
+            figures["cold demo"] = make_demo(scratch, env, args.tooling, label)
         warm = [
             make_demo(scratch, env, False, f"make demo, warm uv cache #{index + 1}")
             for index in range(args.warm_runs)
