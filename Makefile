@@ -15,29 +15,52 @@ $(foreach setting,$(shell grep -E '^[A-Z_]+=' tests/test.env),$(eval export $(su
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# uv installs the pinned lock in seconds (pip takes minutes). It comes from PATH (or UV=...), else
+# from `pip install uv` into the new venv; where neither works, pip installs the same lock. uv tries
+# its cache alone first (the lock pins exact versions), then the package index. docs/decisions/0016.
+UV ?= $(shell command -v uv 2>/dev/null)
+
 $(VENV)/.installed: requirements-test.txt locks/requirements-dev-py$(PYVER).txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r locks/requirements-dev-py$(PYVER).txt -r requirements-test.txt
+	@set -e; uv="$(UV)"; \
+	if [ -n "$$uv" ] && ! command -v "$$uv" >/dev/null; then uv=; fi; \
+	if [ -n "$$uv" ]; then "$$uv" venv --quiet --allow-existing --python "$(PYTHON)" $(VENV); \
+	else $(PYTHON) -m venv $(VENV); \
+	  if $(BIN)/pip install --quiet --disable-pip-version-check uv; then uv=$(BIN)/uv; \
+	  else echo "uv could not be installed: installing the lock with pip (minutes, not seconds)"; fi; \
+	fi; \
+	set -- -r locks/requirements-dev-py$(PYVER).txt -r requirements-test.txt; \
+	if [ -z "$$uv" ]; then $(BIN)/pip install --quiet "$$@"; \
+	elif ! "$$uv" pip install --quiet --offline --python $(BIN)/python "$$@" 2>/dev/null; then \
+	  "$$uv" pip install --quiet --python $(BIN)/python "$$@"; fi
 	@touch $@
 
 install: $(VENV)/.installed  ## tooling venv: copier, test tools and the rendered projects' dev lock
 
+# The demo project's own venv: VENV/BIN given to this make on the command line would otherwise
+# pass down to the demo's make and install the demo into the tooling venv.
+DEMO_MAKE = $(MAKE) -C $(DEMO_DIR) VENV=.venv BIN=.venv/bin
+
 demo: install  ## render with defaults into build/demo, install it in a fresh venv, run the pipeline offline
 	rm -rf $(DEMO_DIR)
 	$(BIN)/copier copy --trust --defaults --vcs-ref HEAD -d python_version=$(DEMO_PYTHON_VERSION) . $(DEMO_DIR)
-	$(MAKE) -C $(DEMO_DIR) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))"
-	$(MAKE) -C $(DEMO_DIR) run
+	$(DEMO_MAKE) install PYTHON="$$(scripts/find_python.sh $(DEMO_PYTHON_VERSION))" \
+	    UV="$(or $(UV),$(abspath $(BIN))/uv)"
+	$(DEMO_MAKE) run
 	@# The sample's current batch drifts on purpose, so the monitoring job ends with its alert
 	@# (exit 1); demo_summary.py then checks that the monitoring report was written.
-	-$(MAKE) -C $(DEMO_DIR) monitor
+	-$(DEMO_MAKE) monitor
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
-test: install  ## the whole suite (CI runs this)
-	$(BIN)/pytest $(PYTEST_ARGS)
+# pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a
+# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once.
+WORKERS ?= auto
+XDIST := $(if $(filter 0 1,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
+
+test: install  ## the whole suite (CI runs this); WORKERS=1 runs it in one process
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install  ## quick local loop: everything but fresh installs, Docker, S3 and fuzzing
-	$(BIN)/pytest -m "not slow and not docker and not s3 and not hardening and not update" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow and not docker and not s3 and not hardening and not update" $(PYTEST_ARGS)
 
 lint: install  ## lint the template's own code
 	$(BIN)/ruff check hooks scripts tests benchmarks

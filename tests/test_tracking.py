@@ -198,7 +198,9 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "rendered")
-    result = run_in(project, "kedro", "run", "--params", RUN_PARAMS)
+    # Metric lines are printed inside SageMaker training jobs; the switch asks for them here.
+    result = run_in(project, "kedro", "run", "--params", RUN_PARAMS,
+                    env={"KEDRO_METRIC_LINES": "true"})  # fmt: skip
     run = newest_run(local_store(project))
     return {"project": project, "stdout": result.stdout, "run": run}
 
@@ -446,13 +448,20 @@ def test_a_failing_node_records_the_run_failed_with_the_error(fresh_project, tmp
     assert "tenure_months" in trace.read_text()
 
 
-def test_an_interrupted_run_is_recorded_killed(fresh_project):
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGINT, 1), (signal.SIGTERM, 128 + signal.SIGTERM)],  # click: Ctrl+C -> "Aborted!"
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_an_interrupted_or_stopped_run_is_recorded_killed(fresh_project, stop_signal, exit_code):
+    """Ctrl+C, `docker stop`, StopTrainingJob and CI timeouts all end the MLflow run KILLED."""
     process = subprocess.Popen(
         [str(VENV_BIN / "kedro"), "run", "--params", RUN_PARAMS],
         cwd=fresh_project,
         env=project_env(fresh_project),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 300
@@ -460,15 +469,36 @@ def test_an_interrupted_run_is_recorded_killed(fresh_project):
             assert process.poll() is None, "the run ended before it could be interrupted"
             assert time.monotonic() < deadline, "no node output after 300 s"
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=120)
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert process.returncode == exit_code, stderr[-3000:]
     (run,) = runs_of(local_store(fresh_project))
     assert run.info.status == "KILLED"
     assert run.info.end_time is not None
+
+
+def test_a_password_in_the_tracking_uri_is_never_printed(fresh_project):
+    """`http://user:pass@host` in MLFLOW_TRACKING_URI: logs and errors show `***@host`."""
+    password = "s3cr3t-Pa55"  # noqa: S105 - a fake credential the output must not contain
+    uri = f"http://analyst:{password}@127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_in(
+        fresh_project, "kedro", "run", "--pipelines", "data_processing",
+        env={
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+        },
+        check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "could not be recorded in MLflow at http://***@127.0.0.1" in " ".join(output.split())
+    assert password not in output
+    assert "analyst" not in output
 
 
 # ----- other stores and switches ---------------------------------------------------------------
@@ -494,8 +524,8 @@ def test_a_tracking_server_set_by_mlflow_tracking_uri_gets_the_run(tracked, mlfl
 def test_disabled_tracking_records_nothing_and_still_prints_metric_lines(tracked):
     project = tracked["project"]
     before = len(runs_of(local_store(project)))
-    result = run_in(project, "kedro", "run", "--pipelines", "evaluation",
-                    env={"KEDRO_TRACKING_ENABLED": "false"})  # fmt: skip
+    switches = {"KEDRO_TRACKING_ENABLED": "false", "KEDRO_METRIC_LINES": "true"}
+    result = run_in(project, "kedro", "run", "--pipelines", "evaluation", env=switches)
     assert len(runs_of(local_store(project))) == before
     assert re.search(r"^roc_auc=0\.\d+$", result.stdout, flags=re.MULTILINE)
 

@@ -3,13 +3,26 @@
 A training job's `MetricDefinitions` are regexes over the job's log. Printing every metric as
 `metric_name=value` on its own line and generating the regexes from the same names here keeps the
 two from drifting apart.
+
+The lines are for SageMaker's log scraper only: runs print them inside a SageMaker training job
+(or when KEDRO_METRIC_LINES=true); elsewhere they are debug-level log records, and the run's
+summary and MLflow hold the metrics.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+# true/false forces the lines on or off; unset means "print inside a SageMaker training job".
+METRIC_LINES_ENV = "KEDRO_METRIC_LINES"
+# What SageMaker sets in every training container (the training toolkit adds SM_TRAINING_ENV).
+_TRAINING_JOB_ENV = ("TRAINING_JOB_NAME", "SM_TRAINING_ENV")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 # SageMaker metric names allow [A-Za-z0-9_.:/-]; a regex must hold exactly one capture group,
 # and SageMaker reads the log line by line, so `^` pins the name to the start of a line and
@@ -55,3 +68,24 @@ def scalar_metrics(metrics: Mapping[str, object], prefix: str = "") -> dict[str,
         elif isinstance(value, Mapping):
             scalars.update(scalar_metrics(value, prefix=f"{name}."))
     return scalars
+
+
+def metric_lines_wanted(environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether metrics are printed as lines: KEDRO_METRIC_LINES, else inside a training job.
+
+    A training job is recognised by SageMaker's environment variables or its resource config
+    file (`<SAGEMAKER_ROOT or /opt/ml>/input/config/resourceconfig.json`).
+    """
+    environ = os.environ if environ is None else environ
+    explicit = environ.get(METRIC_LINES_ENV, "").strip().lower()
+    if explicit:
+        if explicit not in _TRUE | _FALSE:
+            raise ValueError(
+                f"{METRIC_LINES_ENV}={environ[METRIC_LINES_ENV]!r}: use one of "
+                f"{sorted(_TRUE | _FALSE)}"
+            )
+        return explicit in _TRUE
+    if any(environ.get(name) for name in _TRAINING_JOB_ENV):
+        return True
+    root = Path(environ.get("SAGEMAKER_ROOT") or "/opt/ml")
+    return (root / "input" / "config" / "resourceconfig.json").is_file()

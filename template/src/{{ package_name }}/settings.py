@@ -4,12 +4,19 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every s
 """
 
 from .monitoring_hook import MonitoringAlertHook
+from .run_summary_hook import RunSummaryHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
+from .warning_filters import ignore_dependency_warnings
 
-# Hooks run in last-in-first-out order. MonitoringAlertHook ends a monitoring run with its exit
-# status after the others (it is also `trylast`), so MLflow records the run first.
-HOOKS = (MonitoringAlertHook(), MlflowTrackingHook(), S3PreflightHook())
+ignore_dependency_warnings()
+
+# One tracking hook per process: later hooks read its MLflow run (`tracked_run`).
+TRACKING = MlflowTrackingHook()
+
+# Hooks run in last-in-first-out order: the summary comes after the MLflow run has ended, and
+# MonitoringAlertHook (also `trylast`) ends a monitoring run with its exit status after all others.
+HOOKS = (MonitoringAlertHook(), RunSummaryHook(TRACKING), TRACKING, S3PreflightHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

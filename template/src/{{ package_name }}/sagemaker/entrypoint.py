@@ -227,6 +227,8 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     """Run a training job: hyperparameters as runtime params, channels in, model out."""
     project_path = _project_path()
     os.chdir(project_path)
+    # SageMaker's MetricDefinitions read the metrics from the log (metric_lines.py).
+    os.environ.setdefault("KEDRO_METRIC_LINES", "true")
     hyperparameters = read_hyperparameters(paths.hyperparameters)
     runtime_params = hyperparameters_to_runtime_params(hyperparameters)
     paths.model.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 LOCAL_DATABASE = "mlflow.db"
 LOCAL_ARTIFACTS = "mlruns"
 
+# `scheme://user:password@host`: the user-info of any URL inside a text (log line, error).
+_USER_INFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]+@")
+REDACTED = "***"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -30,6 +35,15 @@ DEFAULT_PACKAGES = (
     "pandas",
     "numpy",
 )
+
+
+def redact(text: str) -> str:
+    """Return `text` with the user-info (`user:password@`) of every URL in it replaced by ***.
+
+    Tracking URIs may carry credentials (`http://user:pass@host`); whatever prints a URI or an
+    error that may quote one goes through this first.
+    """
+    return _USER_INFO.sub(rf"\g<scheme>{REDACTED}@", str(text))
 
 
 def parse_flag(text: str, name: str) -> bool:
@@ -98,6 +112,12 @@ class TrackingConfig:
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{(project_path / LOCAL_DATABASE).resolve().as_posix()}"
+
+    def display_uri(self, project_path: Path) -> str:
+        """Return the tracking URI to show in logs: credentials redacted, local store by name."""
+        if self.is_local_store():
+            return f"local store {LOCAL_DATABASE}"
+        return redact(self.store_uri(project_path))
 
     def is_local_store(self) -> bool:
         """Return whether runs go to the embedded store inside the project."""

@@ -1,4 +1,4 @@
-"""The Kedro hook that records every run in MLflow and prints its metrics as `name=value` lines."""
+"""The Kedro hook that records every run in MLflow (and prints metric lines in SageMaker jobs)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import atexit
 import json
 import logging
 import queue
+import signal
 import sys
 import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +21,9 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from .. import __version__ as project_version
-from ..metric_lines import format_metric_line, scalar_metrics
+from ..metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
 from . import provenance
-from .config import LOCAL_ARTIFACTS, TrackingConfig
+from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
 from .records import (
     MAX_KEY,
     MAX_METRICS_PER_BATCH,
@@ -56,17 +58,53 @@ RUN_FILTERS = (
 )
 
 
+# A stopped container, job or CI step gets SIGTERM: the run then ends KILLED, as on Ctrl+C.
+TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
+# How long an interrupted flush may still take to write what is queued before the process ends.
+FLUSH_TIMEOUT = 30.0
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived during a run: unwinds like Ctrl+C, exits 143."""
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """The MLflow run of a `kedro run`: what a later hook (model registration) needs to find it."""
+
+    run_id: str
+    tracking_uri: str
+    experiment_name: str
+    status: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the run as a JSON-ready mapping (the tracking URI with credentials redacted)."""
+        return {
+            "run_id": self.run_id,
+            "tracking_uri": redact(self.tracking_uri),
+            "experiment_name": self.experiment_name,
+            "status": self.status,
+        }
+
+
 class MlflowTrackingHook:
-    """Record each `kedro run` as one MLflow run; print metric lines whether tracking is on or off.
+    """Record each `kedro run` as one MLflow run; print metric lines inside SageMaker jobs.
 
     The run gets every parameter (flattened), the scalars of the metric datasets, the files of
     the versioned datasets the run saves, and tags that say how to run it again: git commit and
     dirty flag, Kedro run id (= save version), load versions, env, pipelines, Python and package
     versions, and the SageMaker job around it. A failing node ends the run FAILED with the error;
-    an interrupted process ends it KILLED. Settings: conf/<env>/tracking.yml.
+    an interrupted (SIGINT) or stopped (SIGTERM) process ends it KILLED. Settings:
+    conf/<env>/tracking.yml. Metrics print as `name=value` lines for SageMaker's MetricDefinitions
+    inside a training job (metric_lines.metric_lines_wanted), else they are debug log records.
 
-    MLflow is written to by one background thread, in the order of the hook calls, so importing
-    MLflow and talking to its store can use a free core while the nodes run; the run waits for
+    Later hooks read the run through `tracked_run` (after this hook's after_pipeline_run: listed
+    before this hook in settings.HOOKS, which run last-in-first-out) or `wait_for_run_id()`.
+
+    MLflow is written to by one background thread, in the order of the hook calls, from the
+    moment the pipeline starts: importing MLflow and talking to its store then overlap with the
+    nodes (which spend much of their time in native code) instead of slowing Kedro's start-up,
+    whose imports would contend with MLflow's for the GIL and the import locks. The run waits for
     that thread to finish before it ends.
     """
 
@@ -76,7 +114,20 @@ class MlflowTrackingHook:
         self._context: KedroContext | None = None
         self._save_version: str | None = None
         self._run: _RunRecorder | None = None
-        self._warm_up: threading.Thread | None = None
+        self._print_metric_lines = False
+        self._previous_sigterm: Any = None
+        self._tracked_run: TrackedRun | None = None
+
+    # ----- the run, for later hooks ---------------------------------------------------------------
+    @property
+    def tracked_run(self) -> TrackedRun | None:
+        """Return the MLflow run of the last run that ended (None: untracked, or none ended yet)."""
+        return self._tracked_run
+
+    def wait_for_run_id(self, timeout: float = 60.0) -> str | None:
+        """Return the id of the MLflow run in progress once it is open (None: untracked/failed)."""
+        run = self._run
+        return run.wait_opened(timeout) if run is not None else None
 
     # ----- Kedro hook specifications --------------------------------------------------------------
     @hook_impl
@@ -84,13 +135,7 @@ class MlflowTrackingHook:
         """Read tracking.yml of the session's environment."""
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
-        if self._config.enabled and self._warm_up is None:
-            # Kedro now loads the pipelines and builds the catalog; import MLflow meanwhile.
-            uri = self._config.store_uri(Path(context.project_path))
-            self._warm_up = threading.Thread(
-                target=_open_store, args=(uri,), name="mlflow-warm-up", daemon=True
-            )
-            self._warm_up.start()
+        self._print_metric_lines = metric_lines_wanted()
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
@@ -105,6 +150,8 @@ class MlflowTrackingHook:
         if self._run is not None:  # a previous session in this process never reached its end
             self._run.finish("KILLED")
             self._run = None
+        self._tracked_run = None
+        self._handle_sigterm()
         if not self._config.enabled or self._context is None:
             logger.info("Experiment tracking is disabled: metrics are printed, not recorded.")
             return
@@ -137,7 +184,7 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
-        self._run = _RunRecorder(self._config, Path(context.project_path), catalog, self._warm_up)
+        self._run = _RunRecorder(self._config, Path(context.project_path), catalog)
         self._run.open(save_version, tags, context.params, description)
 
     @hook_impl
@@ -154,23 +201,48 @@ class MlflowTrackingHook:
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """End the MLflow run as FINISHED; fail the command if the run could not be recorded."""
         run, self._run = self._run, None
+        try:
+            failure = run.finish("FINISHED") if run is not None else None
+        finally:
+            self._restore_sigterm()
         if run is None:
             return
-        failure = run.finish("FINISHED")
         if failure is not None:
+            # `from None`: the original error may quote the URI with its credentials.
             raise RuntimeError(
-                f"The pipeline ran, but could not be recorded in MLflow at {run.tracking_uri}: "
-                f"{failure}\nStart that tracking server, correct tracking_uri "
-                "(conf/<env>/tracking.yml) or MLFLOW_TRACKING_URI, or run without tracking: "
-                "KEDRO_TRACKING_ENABLED=false"
-            ) from failure
+                f"The pipeline ran, but could not be recorded in MLflow at "
+                f"{redact(run.tracking_uri)}: {redact(f'{type(failure).__name__}: {failure}')}\n"
+                "Start that tracking server, correct tracking_uri (conf/<env>/tracking.yml) or "
+                "MLFLOW_TRACKING_URI, or run without tracking: KEDRO_TRACKING_ENABLED=false"
+            ) from None
+        self._tracked_run = run.tracked_run("FINISHED")
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
         """End the MLflow run FAILED, with the error as a tag and its traceback as an artefact."""
         run, self._run = self._run, None
-        if run is not None:
-            run.finish("FAILED", error=error)
+        try:
+            if run is not None:
+                run.finish("FAILED", error=error)
+                self._tracked_run = run.tracked_run("FAILED")
+        finally:
+            self._restore_sigterm()
+
+    # ----- SIGTERM --------------------------------------------------------------------------------
+    def _handle_sigterm(self) -> None:
+        """Turn SIGTERM into an exception that unwinds the run (atexit then ends it KILLED)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # someone else (a job runner, a test harness) handles it already
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is None:
+            return
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        self._previous_sigterm = None
 
     # ----- metrics --------------------------------------------------------------------------------
     def record_metrics(self, metrics: Mapping[str, float]) -> None:
@@ -183,12 +255,22 @@ class MlflowTrackingHook:
         for name in [name for name in named if len(name) > MAX_KEY]:
             logger.warning("Metric name over %d characters, not recorded: %s", MAX_KEY, name)
             del named[name]
-        with self._print_lock:
-            for name, value in named.items():
-                print(format_metric_line(name, value), file=sys.stdout, flush=True)
+        lines = [format_metric_line(name, value) for name, value in named.items()]
+        if self._print_metric_lines:
+            with self._print_lock:
+                for line in lines:
+                    print(line, file=sys.stdout, flush=True)
+        else:
+            for line in lines:
+                logger.debug("metric %s", line)
         run = self._run
         if run is not None:
             run.log_metrics(named)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    logger.warning("SIGTERM: stopping the run; its MLflow run ends KILLED.")
+    raise Terminated(TERMINATED_EXIT_CODE)
 
 
 def run_env(context: KedroContext) -> str:
@@ -219,10 +301,8 @@ class _RunRecorder:
         config: TrackingConfig,
         project_path: Path,
         catalog: CatalogProtocol,
-        warm_up: threading.Thread | None = None,
     ):
         self.config = config
-        self._warm_up = warm_up
         self.project_path = project_path
         self.catalog = catalog
         self.tracking_uri = config.store_uri(project_path)
@@ -232,6 +312,7 @@ class _RunRecorder:
         self._skipped: list[str] = []
         self._finished = False
         self._finish_lock = threading.Lock()
+        self._opened = threading.Event()
         self._requests: queue.Queue[tuple[Callable[..., None], tuple] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write, name="mlflow-tracking", daemon=True)
         self._writer.start()
@@ -269,16 +350,31 @@ class _RunRecorder:
         error_text = None
         if error is not None:
             error_text = (
-                f"{type(error).__name__}: {error}",
-                "".join(traceback.format_exception(error)),
+                redact(f"{type(error).__name__}: {error}"),
+                redact("".join(traceback.format_exception(error))),
             )
         self._requests.put((self._close, (status, error_text)))
         self._requests.put(None)
-        self._writer.join()
+        try:
+            self._writer.join()
+        except BaseException:  # SIGTERM or Ctrl+C while flushing: the close is queued already
+            self._writer.join(timeout=FLUSH_TIMEOUT)
+            raise
         return self.failure
 
     def _at_exit(self) -> None:
         self.finish("KILLED")
+
+    def wait_opened(self, timeout: float) -> str | None:
+        """Return the run id once the writer has opened the run (None if it could not)."""
+        self._opened.wait(timeout)
+        return self.run_id
+
+    def tracked_run(self, status: str) -> TrackedRun | None:
+        """Return the run as later hooks see it (None when it was never opened)."""
+        if self.run_id is None:
+            return None
+        return TrackedRun(self.run_id, self.tracking_uri, self.config.experiment_name, status)
 
     # ----- the writer thread ----------------------------------------------------------------------
     def _write(self) -> None:
@@ -291,11 +387,21 @@ class _RunRecorder:
             except Exception as error:
                 if action == self._open:
                     self.failure = error
-                    logger.error("Could not open an MLflow run at %s: %s", self.tracking_uri, error)
+                    logger.error(
+                        "Could not open an MLflow run at %s: %s",
+                        redact(self.tracking_uri),
+                        redact(str(error)),
+                    )
                 else:
                     logger.warning(
-                        "MLflow run %s: %s failed: %s", self.run_id, action.__name__, error
+                        "MLflow run %s: %s failed: %s",
+                        self.run_id,
+                        action.__name__,
+                        redact(str(error)),
                     )
+            finally:
+                if action == self._open:
+                    self._opened.set()
 
     def _open(
         self,
@@ -304,8 +410,6 @@ class _RunRecorder:
         params: Mapping[str, Any],
         description: Mapping[str, Any],
     ) -> None:
-        if self._warm_up is not None:
-            self._warm_up.join()
         from mlflow import MlflowClient
         from mlflow.entities import Param, RunTag
 
@@ -317,7 +421,7 @@ class _RunRecorder:
             "MLflow run %s (experiment %r, %s)",
             self.run_id,
             self.config.experiment_name,
-            "local store mlflow.db" if self.config.is_local_store() else self.tracking_uri,
+            self.config.display_uri(self.project_path),
         )
         git = provenance.git_state(self.project_path)
         tags.update(git)
@@ -379,17 +483,6 @@ class _RunRecorder:
             self.client.set_tag(self.run_id, "kedro.skipped_artifacts", tag_text(self._skipped))
         self.client.set_terminated(self.run_id, status=status)
         logger.info("MLflow run %s ended %s", self.run_id, status)
-
-
-def _open_store(uri: str) -> None:
-    """Import MLflow and open the store at `uri` (cached by MLflow), without any request."""
-    try:
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=uri)
-        getattr(getattr(client, "_tracking_client", None), "store", None)
-    except Exception as error:  # the writer meets the same error and reports it
-        logger.debug("MLflow warm-up: %s", error)
 
 
 def _experiment_id(client: MlflowClient, config: TrackingConfig, project_path: Path) -> str:

@@ -106,7 +106,8 @@ def sample_rows(
         raise ValueError("Cannot explain an empty data set: it has no rows.")
     if sample_size >= n_rows:
         if sample_size > n_rows:
-            logger.warning(
+            # Information, not a warning: the bundled sample is smaller than the default sample.
+            logger.info(
                 "Explainability sample_size=%d is larger than the %d rows available: "
                 "explaining all %d rows instead.",
                 sample_size,

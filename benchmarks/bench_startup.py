@@ -1,0 +1,120 @@
+"""Start-up to the first node and what MLflow tracking adds to a run, from inside `kedro run`.
+
+Each run is `kedro run` in a subprocess whose driver records, against the moment the parent
+started it: the first node's start, the end of the last node, and the process end. Start-up is the
+time to the first node; the tracking overhead is what tracking adds between the last node and the
+process end (the MLflow writer's final flush) plus its difference in start-up, medians over
+`--runs` alternating runs with tracking on and off (KEDRO_TRACKING_ENABLED=false). One untimed run
+first creates the SQLite store and writes bytecode (into a private PYTHONPYCACHEPREFIX, as an
+installed venv has it). Goals (issue 17): start-up <= 1 s, tracking overhead <= 1 s per run.
+
+    python benchmarks/bench_startup.py [--runs 3] [--pipeline __default__] [--project DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import render_project
+
+VENV_BIN = Path(sys.executable).parent
+ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "MPLBACKEND": "Agg",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+}
+# Runs inside the child: times the first node, the last node's end, and the exit.
+DRIVER = """
+import atexit, json, os, sys, time
+started = float(os.environ["BENCH_STARTED"])
+from kedro.pipeline.node import Node
+marks = {}
+original = Node.run
+def run(self, inputs=None):
+    marks.setdefault("first_node", time.time() - started)
+    try:
+        return original(self, inputs)
+    finally:
+        marks["last_node_end"] = time.time() - started
+Node.run = run
+atexit.register(lambda: print("BENCH " + json.dumps({**marks, "exit": time.time() - started})))
+from kedro.framework.cli import main
+sys.argv = ["kedro", "run", *sys.argv[1:]]
+main()
+"""
+
+
+def timed_run(project: Path, pipeline: str, tracking: bool, pycache: Path) -> dict[str, float]:
+    """Return the marks (seconds since the parent started the child) of one `kedro run`."""
+    env = {**os.environ, **ENVIRONMENT, "PYTHONPATH": str(project / "src")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env["KEDRO_TRACKING_ENABLED"] = "true" if tracking else "false"
+    env["BENCH_STARTED"] = repr(time.time())
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, "--pipelines", pipeline],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    marks = [line for line in result.stdout.splitlines() if line.startswith("BENCH ")]
+    if result.returncode != 0 or not marks:
+        sys.exit(f"kedro run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return json.loads(marks[-1][len("BENCH ") :])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per variant (default 3)")
+    parser.add_argument("--pipeline", default="__default__", help="pipeline to run")
+    parser.add_argument("--project", type=Path, help="an already rendered project")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
+        project = args.project or render_project(Path(scratch) / "churn-prediction")
+        pycache = Path(scratch) / "pycache"
+        print(f"project: {project}, load average {os.getloadavg()[0]:.1f}")
+        warm = timed_run(project, args.pipeline, True, pycache)
+        print(f"warm-up run (tracking on): exit at {warm['exit']:.2f} s")
+        marks: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+        for index in range(args.runs):
+            for tracking in (index % 2 == 0, index % 2 != 0):
+                mark = timed_run(project, args.pipeline, tracking, pycache)
+                marks[tracking].append(mark)
+                print(
+                    f"run {index + 1}, tracking {'on ' if tracking else 'off'}: first node "
+                    f"{mark['first_node']:.2f} s, last node done {mark['last_node_end']:.2f} s, "
+                    f"exit {mark['exit']:.2f} s"
+                )
+
+        def median(tracking: bool, key: str) -> float:
+            return statistics.median(m[key] for m in marks[tracking])
+
+        def tail(tracking: bool) -> float:
+            return statistics.median(m["exit"] - m["last_node_end"] for m in marks[tracking])
+
+        start_on, start_off = median(True, "first_node"), median(False, "first_node")
+        print(f"start-up to the first node: {start_on:.2f} s tracking on, {start_off:.2f} s off")
+        print(f"last node to exit: {tail(True):.2f} s tracking on, {tail(False):.2f} s off")
+        overhead = (start_on - start_off) + (tail(True) - tail(False))
+        total = median(True, "exit") - median(False, "exit")
+        print(f"tracking overhead (start-up + final flush): {overhead:+.2f} s (goal <= 1 s)")
+        print(f"tracking overhead (whole run, noisier): {total:+.2f} s")
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The Kedro hook that ends every run's log with its summary (run_summary.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.io import AbstractVersionedDataset
+
+from .run_summary import RunSummary, SavedOutput, relative_location
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+    from .tracking import MlflowTrackingHook
+
+logger = logging.getLogger(__name__)
+
+
+class RunSummaryHook:
+    """Log what ran, where the outputs went and the MLflow run id once a run ends.
+
+    List it before the tracking hook in settings.HOOKS: hooks run last-in-first-out, so the
+    MLflow run has ended (and has its final status) when this hook reads it.
+    """
+
+    def __init__(self, tracking: MlflowTrackingHook | None = None) -> None:
+        self._tracking = tracking
+        self._project_path = "."
+        self._env = "local"
+        self._save_version = ""
+        self._catalog: CatalogProtocol | None = None
+        self._pipelines: tuple[str, ...] = ()
+        self._nodes_total = 0
+        self._nodes_run = 0
+        self._saved: list[str] = []
+        self._started = 0.0
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Remember the project folder and environment of the session."""
+        self._project_path = str(context.project_path)
+        self._env = context.env or "local"
+
+    @hook_impl
+    def after_catalog_created(self, save_version: str) -> None:
+        """Remember the save version every versioned output of this run is written under."""
+        self._save_version = save_version
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        """Start the clock and the list of saved outputs."""
+        self._catalog = catalog
+        self._pipelines = tuple(run_params.get("pipeline_names") or ["__default__"])
+        self._save_version = self._save_version or run_params["run_id"]
+        self._nodes_total = len(pipeline.nodes)
+        self._nodes_run = 0
+        self._saved = []
+        self._started = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self) -> None:
+        """Count the node."""
+        self._nodes_run += 1
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        """Remember the dataset (its location is looked up once, at the end)."""
+        if dataset_name not in self._saved:
+            self._saved.append(dataset_name)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Log the summary of a finished run."""
+        logger.info("%s", self.summary("finished").text())
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Log the summary of a failed run (the error itself is Kedro's to report)."""
+        logger.info("%s", self.summary("failed").text())
+
+    def summary(self, status: str) -> RunSummary:
+        """Return the summary of the run so far."""
+        tracked = self._tracking.tracked_run if self._tracking is not None else None
+        return RunSummary(
+            status=status,
+            pipelines=self._pipelines,
+            env=self._env,
+            nodes_run=self._nodes_run,
+            nodes_total=self._nodes_total,
+            seconds=time.perf_counter() - self._started,
+            save_version=self._save_version,
+            outputs=tuple(self._outputs()),
+            mlflow=tracked.to_dict() if tracked is not None else None,
+        )
+
+    def _outputs(self) -> list[SavedOutput]:
+        outputs = []
+        for name in self._saved:
+            location = _location(self._catalog, name)
+            if location is not None:
+                outputs.append(SavedOutput(name, relative_location(location, self._project_path)))
+        return outputs
+
+
+def _location(catalog: CatalogProtocol | None, name: str) -> str | None:
+    """Return the file a dataset saved in this run (its versioned path), None if not a file."""
+    if catalog is None or name not in catalog:
+        return None
+    dataset = catalog.get(name)
+    filepath = getattr(dataset, "_filepath", None)
+    if filepath is None:
+        return None  # MemoryDataset and other datasets without a file
+    protocol = getattr(dataset, "_protocol", "file")
+    try:
+        if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
+            filepath = dataset._get_versioned_path(dataset.resolve_save_version())
+    except Exception as error:  # a summary never fails a run
+        logger.debug("No saved location for %s: %s", name, error)
+    path = str(Path(str(filepath))) if protocol in {"file", "local"} else str(filepath)
+    return path if protocol in {"file", "local"} else f"{protocol}://{path}"

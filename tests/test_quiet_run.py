@@ -1,0 +1,60 @@
+"""The default `kedro run` of a rendered project: a log without warnings, ending with its summary.
+
+Metric lines (`name=value`, read by SageMaker's MetricDefinitions) are printed inside training jobs
+only; a local run keeps them out of the log (test_sagemaker.py and test_docker.py check the jobs).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import run_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
+
+# Rich prints the level name; Python warnings that bypass logging print their category.
+WARNING_LINE = re.compile(r"\bWARNING\b|\b[A-Z][A-Za-z]*Warning\b")
+METRIC_LINE = re.compile(r"^[A-Za-z0-9_.:/-]+=[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def default_run(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Return a private copy of the default project after its default `kedro run`, and the log."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("quiet") / default_project.name
+    shutil.copytree(default_project, project, symlinks=True)
+    result = run_in(project, "kedro", "run")
+    return {"project": project, "log": result.stdout + result.stderr}
+
+
+def test_the_default_run_logs_no_warning(default_run):
+    warnings = [line for line in default_run["log"].splitlines() if WARNING_LINE.search(line)]
+    assert warnings == [], "\n".join(warnings)
+
+
+def test_the_default_run_prints_no_metric_lines_outside_sagemaker(default_run):
+    assert METRIC_LINE.findall(default_run["log"]) == []
+
+
+def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(default_run):
+    import mlflow
+
+    project, log = default_run["project"], default_run["log"]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
+    (run,) = client.search_runs([experiment.experiment_id])
+    summary = log[log.index("Run finished: pipeline __default__") :]
+    save_version = run.data.tags["kedro.save_version"]
+    assert f"save version {save_version}" in summary
+    assert f"MLflow run {run.info.run_id} FINISHED" in summary
+    # Every folder named holds files of this run's save version.
+    folders = re.findall(r"^\s*(data/[^\s:]+)/:", summary, flags=re.MULTILINE)
+    assert folders
+    for folder in folders:
+        assert list((project / folder).glob(f"*/{save_version}/*")) or any(
+            (project / folder).iterdir()
+        ), folder
+    assert "data/06_models/: model" in summary
