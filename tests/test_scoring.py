@@ -164,9 +164,17 @@ def test_monitoring_an_unlabelled_batch_reports_prediction_drift_not_metrics(
     assert [row["metric"] for row in section["metrics"]] == ["score_psi", "score_ks"]
     assert section["model"]["source"] == "champion"
     assert (section["model"]["name"], section["model"]["version"]) == (name, version)
-    # The batch drifts at full strength (pipelines/sample_data): the champion's scores move.
     drift = section["prediction_drift"]
-    assert drift["level"] != "ok" and drift["psi"] > drift["psi_warn"]
+    assert drift["current_rows"] == len(pd.read_csv(project / "data/01_raw/scoring_batch.csv"))
+    expected = (
+        "fail"
+        if drift["psi"] >= drift["psi_fail"] or drift["ks_statistic"] >= drift["ks_fail"]
+        else "warn"
+        if drift["psi"] >= drift["psi_warn"] or drift["ks_statistic"] >= drift["ks_warn"]
+        else "ok"
+    )
+    assert drift["level"] == expected
+    # The batch's inputs drift at full strength (pipelines/sample_data): the verdict fails.
     assert report["level"] == "fail" and result.returncode != 0
     summary = json.loads(
         newest(project, "data/08_reporting/monitoring/monitoring_summary.json/*/*").read_text()
