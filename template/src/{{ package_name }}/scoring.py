@@ -18,8 +18,9 @@ QuickScorer tables (Lucchese et al., SIGIR 2015), evaluated with numpy over chun
   are the first `searchsorted(thresholds, value)` ones (`value <= threshold` goes left, as in
   scikit-learn), so one table column per row and feature replaces every comparison; missing
   values take the column of the nodes that send missing values right.
-* the exit leaf is the lowest set bit of the ANDed mask, read from the float exponent of
-  `m & -m`: no per-tree loop in Python, every step is a whole-array numpy operation.
+* the exit leaf is the lowest set bit of the ANDed mask: `m & -m` isolates it and its residue
+  modulo 37 names its slot in a (tree, slot) table of leaf values; no per-tree loop in Python,
+  every step is a whole-array numpy operation.
 * categoricals are looked up with pyarrow's hash-based `index_in` against the encoder's fitted
   categories (unknown and missing become NaN, as the OrdinalEncoder is configured to do),
   instead of a Python-object conversion of every string.
@@ -39,8 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Rows per numpy pass: the (rows x trees) mask block (8,192 x 300 x 2 bytes) stays in cache.
-DEFAULT_CHUNK_ROWS = 8_192
+# Rows per numpy pass: the (rows x trees) blocks (2,048 x 300 x 2 to 8 bytes) stay in cache.
+DEFAULT_CHUNK_ROWS = 2_048
 # A model whose tables would outgrow this falls back to predict_proba (thousands of large trees).
 MAX_TABLE_BYTES = 256 * 2**20
 
@@ -68,9 +69,10 @@ class CompiledModel:
     # categorical, the fitted categories (None for a numeric passthrough).
     sources: tuple[tuple[str, tuple[str, ...] | None], ...]
     tables: tuple[FeatureTable, ...]
-    # Flat (tree, leaf) values: tree t's leaf j is at t * leaves_per_tree + j.
+    # Flat leaf values by (tree, slot): tree t's leaf j (bit j) is at offsets[t] + 2**j % modulus.
     leaf_values: np.ndarray
-    leaves_per_tree: int
+    offsets: np.ndarray
+    modulus: int
     all_ones: np.generic
     baseline: float
 
@@ -174,12 +176,19 @@ def _compile(model: Any) -> CompiledModel:
         raise _Unsupported
     predictors = [iteration[0] for iteration in classifier._predictors]
     tables, leaf_values = _quickscorer_tables(predictors)
+    n_trees, n_leaves = leaf_values.shape
+    # 2 is a primitive root modulo 37 and 67: 2**j % p differs for every j < p - 1.
+    modulus = 37 if n_leaves <= 32 else 67
+    by_slot = np.zeros((n_trees, modulus), dtype=np.float64)
+    by_slot[:, [2**j % modulus for j in range(n_leaves)]] = leaf_values
+    index_type = np.uint16 if n_trees * modulus <= np.iinfo(np.uint16).max else np.uint32
     return CompiledModel(
         classifier=classifier,
         sources=tuple(sources[name] for name in classifier.feature_names_in_),
         tables=tables,
-        leaf_values=leaf_values.ravel(),
-        leaves_per_tree=leaf_values.shape[1],
+        leaf_values=by_slot.ravel(),
+        offsets=np.arange(n_trees, dtype=index_type) * index_type(modulus),
+        modulus=modulus,
         all_ones=tables[0].masks[0, 0] if tables else np.uint8(255),
         baseline=float(np.asarray(classifier._baseline_prediction).ravel()[0]),
     )
@@ -294,20 +303,17 @@ def _raw_scores(compiled: CompiledModel, matrix: np.ndarray) -> np.ndarray:
         values = matrix[table.column]
         position = np.searchsorted(table.thresholds, values, side="left")
         position[np.isnan(values)] = table.masks.shape[0] - 1
-        gathered = table.masks.take(position, axis=0)
         if masks is None:
-            masks = gathered
+            masks = table.masks.take(position, axis=0)
         else:
-            masks &= gathered
-    n_trees = compiled.leaf_values.size // compiled.leaves_per_tree
+            masks &= table.masks.take(position, axis=0)
+    n_trees = compiled.offsets.size
     if masks is None:  # no tree splits at all: every row ends in each tree's only leaf
         masks = np.full((matrix.shape[1], n_trees), compiled.all_ones)
-    # The exit leaf is the lowest set bit: isolate it (m & -m), and read its position from the
-    # exponent of its float value, exact for powers of two.
-    lowest = masks & (~masks + masks.dtype.type(1))
-    if masks.dtype.itemsize <= 4:
-        leaf = (lowest.astype(np.float32).view(np.int32) >> 23).astype(np.intp) - 127
-    else:
-        leaf = (lowest.astype(np.float64).view(np.int64) >> 52).astype(np.intp) - 1023
-    leaf += np.arange(n_trees, dtype=np.intp) * compiled.leaves_per_tree
-    return compiled.leaf_values.take(leaf).sum(axis=1) + compiled.baseline
+    # The exit leaf is the lowest set bit: isolate it (m & -m, unsigned wrap-around), and map
+    # the power of two to its slot by its residue modulo a prime for which 2 is a primitive root
+    # (distinct for every bit position): no per-tree Python loop, no log2.
+    masks &= np.negative(masks)
+    slots = (masks % compiled.modulus).astype(compiled.offsets.dtype, copy=False)
+    slots += compiled.offsets
+    return compiled.leaf_values.take(slots).sum(axis=1) + compiled.baseline
