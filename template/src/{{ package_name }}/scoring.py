@@ -65,6 +65,8 @@ class CompiledModel:
     """A fitted template model compiled for vectorised scoring (see the module docstring)."""
 
     classifier: Any
+    # The fitted attributes compiled, held so that a refit is noticed (see _fitted_state).
+    fitted: tuple[Any, ...]
     # Per input feature of the classifier (in its order): the source column and, for an encoded
     # categorical, the fitted categories (None for a numeric passthrough).
     sources: tuple[tuple[str, tuple[str, ...] | None], ...]
@@ -110,18 +112,35 @@ def predict_scores_in_chunks(
 def compile_model(model: Any) -> CompiledModel | None:
     """Return the model compiled for the fast path, or None when its shape is not supported."""
     try:
-        return _COMPILED[model]
+        cached = _COMPILED[model]
     except (KeyError, TypeError):
         pass
+    else:
+        # A refit replaces the fitted attributes: compile again rather than score stale trees.
+        if cached is None or all(
+            held is now for held, now in zip(cached.fitted, _fitted_state(model), strict=True)
+        ):
+            return cached
     try:
         compiled = _compile(model)
-    except _Unsupported:
+    except (_Unsupported, AttributeError, IndexError, KeyError, TypeError, ValueError):
+        # Anything the compiler does not recognise (another model, another scikit-learn's
+        # internals) is scored by the model's own predict_proba.
         compiled = None
     try:
         _COMPILED[model] = compiled
     except TypeError:  # not weak-referenceable: compile again next time
         pass
     return compiled
+
+
+def _fitted_state(model: Any) -> tuple[Any, ...]:
+    """Return the fitted attributes that a refit replaces (compared by identity)."""
+    return tuple(
+        getattr(step, attribute, None)
+        for _, step in model.steps
+        for attribute in ("transformers_", "_predictors")
+    )
 
 
 class _Unsupported(Exception):
@@ -184,6 +203,7 @@ def _compile(model: Any) -> CompiledModel:
     index_type = np.uint16 if n_trees * modulus <= np.iinfo(np.uint16).max else np.uint32
     return CompiledModel(
         classifier=classifier,
+        fitted=_fitted_state(model),
         sources=tuple(sources[name] for name in classifier.feature_names_in_),
         tables=tables,
         leaf_values=by_slot.ravel(),
