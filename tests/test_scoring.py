@@ -115,11 +115,13 @@ def test_a_missing_feature_column_fails_naming_it(champion_project, tmp_path):
     column = features_of(project)["numeric"][-1]
     path = project / "data/01_raw/scoring_batch.csv"
     pd.read_csv(path).drop(columns=column).to_csv(path, index=False)
+    pattern = "data/07_model_output/batch_predictions.parquet/*"
+    before = set(project.glob(pattern))
     result = run_in(project, "kedro", "run", "--pipelines", "inference", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "lacks the model's feature column(s)" in output and repr(column) in output
-    assert not list(project.glob("data/07_model_output/batch_predictions.parquet/*/*"))
+    assert set(project.glob(pattern)) == before, "a failed scoring run wrote predictions"
 
 
 def test_extra_columns_are_carried_and_chunked_reads_score_the_same(
