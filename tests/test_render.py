@@ -32,11 +32,12 @@ OPTIONS = {
 EXAMPLE_ONLY = (
     "data/01_raw/customers.csv",
     "data/01_raw/customers_current.csv",
+    "data/01_raw/scoring_batch.csv",
     "conf/base/parameters_sample_data.yml",
     "notebooks/example.ipynb",
     "tests/test_run.py",
 )
-EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/",)
+EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/", "data/01_raw/batches/")
 GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
 
 # No pair of options is invalid. Each option changes its own files (the lock, LICENSE, the
