@@ -184,10 +184,22 @@ def pipeline_commands() -> None:
 @click.pass_obj
 def compile_command(metadata: Any, env: str | None, image_uri, role_arn, output) -> None:
     """Print the pipeline definition JSON; no AWS call is made."""
+    from ..cli import _logs_to_stderr  # cli imports this module: import it when run
+
+    _logs_to_stderr()
     project = _context(metadata, env, image_uri, role_arn)
     boto_session = _boto_session(project.jobs.get("region"))
     _offline(boto_session)
-    text = json.dumps(json.loads(_pipeline(project, boto_session).definition()), indent=2)
+    # The SDK checks the role with IAM while building the training step; compile stays offline.
+    saved = os.environ.get("SAGEMAKER_VALIDATE_ROLE")
+    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    try:
+        text = json.dumps(json.loads(_pipeline(project, boto_session).definition()), indent=2)
+    finally:
+        if saved is None:
+            os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
+        else:
+            os.environ["SAGEMAKER_VALIDATE_ROLE"] = saved
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
