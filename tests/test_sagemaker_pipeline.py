@@ -825,3 +825,245 @@ def test_every_step_derives_one_sortable_kedro_save_version(package: Any) -> Non
             name="S", pipelines="a", tags="", nodes="", execution_start="2026-11-30T08:30:05Z",
             execution_id="e", pin_to_execution=["train_set"], load_versions=["train_set=v"],
         )  # fmt: skip
+
+
+# ----- infra/: the drift trigger as CloudFormation ------------------------------------------------
+INFRA = Path("infra") / "drift-retraining.yaml"
+# Resource types moto's CloudFormation skips (with a warning); the test creates each through
+# its service API with the template's own properties instead.
+MOTO_SKIPS = {"AWS::CloudWatch::Alarm", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription"}
+
+
+def cfn_template(project: Path) -> dict[str, Any]:
+    """Return the rendered template parsed (CloudFormation's short tags kept as {tag: value})."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {f"!{suffix}": value}
+
+    Loader.add_multi_constructor("!", tagged)
+    return yaml.load((project / INFRA).read_text(), Loader=Loader)  # noqa: S506 - SafeLoader
+
+
+def test_cfn_template_is_cfn_lint_clean(pipeline_project: Path) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "cfn-lint"), str(pipeline_project / INFRA)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_cfn_template_wires_alarm_rule_guard_and_topic(
+    pipeline_project: Path, settings_yaml: dict[str, Any]
+) -> None:
+    template = cfn_template(pipeline_project)
+    resources = template["Resources"]
+    assert template["Parameters"]["PipelineName"]["Default"] == settings_yaml["pipeline"]["name"]
+    alarm = resources["DriftAlarm"]["Properties"]
+    assert alarm["MetricName"] == {"!Ref": "MetricName"}
+    assert template["Parameters"]["MetricName"]["Default"] == "DatasetDriftShare"
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    rule = resources["DriftRule"]["Properties"]
+    assert rule["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
+    assert [t["Id"] for t in rule["Targets"]] == ["guard", "people"]
+    # Least privilege: the guard may list and start this one pipeline, and publish to the topic.
+    (policy,) = resources["GuardRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert statements[0]["Action"] == [
+        "sagemaker:ListPipelineExecutions",
+        "sagemaker:StartPipelineExecution",
+    ]
+    assert statements[0]["Resource"]["!Sub"].endswith(":pipeline/${PipelineName}")
+    assert statements[1] == {
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": {"!Ref": "NotificationTopic"},
+    }
+    permission = resources["GuardInvokePermission"]["Properties"]
+    assert permission["SourceArn"] == {"!GetAtt": "DriftRule.Arn"}
+    assert resources["GuardFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def wait_for_stack(cfn: Any, name: str) -> dict[str, Any]:
+    """Return the stack once it leaves *_IN_PROGRESS (at most 60 s)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            return stack
+        time.sleep(1)
+
+
+def test_cfn_template_deploys_into_moto(pipeline_project: Path, moto_endpoint: str) -> None:
+    template = cfn_template(pipeline_project)
+    cfn = aws_client("cloudformation", moto_endpoint)
+    cfn.create_stack(
+        StackName="drift",
+        TemplateBody=(pipeline_project / INFRA).read_text(),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": "NotificationEmail", "ParameterValue": "ml@example.com"}],
+    )
+    stack = wait_for_stack(cfn, "drift")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    created = {
+        r["LogicalResourceId"]: r["ResourceType"]
+        for r in cfn.list_stack_resources(StackName="drift")["StackResourceSummaries"]
+        if r["LogicalResourceId"]
+    }
+    declared = {name: body["Type"] for name, body in template["Resources"].items()}
+    assert created == {k: v for k, v in declared.items() if v not in MOTO_SKIPS}
+
+    events = aws_client("events", moto_endpoint)
+    rule_name = outputs["DriftRuleArn"].rsplit("/", 1)[1]
+    pattern = json.loads(events.describe_rule(Name=rule_name)["EventPattern"])
+    alarm_arn = f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{outputs['DriftAlarmName']}"
+    assert pattern["resources"] == [alarm_arn]
+    targets = {t["Id"]: t["Arn"] for t in events.list_targets_by_rule(Rule=rule_name)["Targets"]}
+    assert targets["people"] == outputs["NotificationTopicArn"]
+    function = aws_client("lambda", moto_endpoint).get_function(
+        FunctionName=outputs["GuardFunctionName"]
+    )["Configuration"]
+    assert targets["guard"] == function["FunctionArn"]
+    assert (
+        function["Environment"]["Variables"]["PIPELINE_NAME"]
+        == (template["Parameters"]["PipelineName"]["Default"])
+    )
+
+    # Stand-ins for what moto's CloudFormation skips: the same properties through the APIs.
+    alarm = template["Resources"]["DriftAlarm"]["Properties"]
+    params = {name: body["Default"] for name, body in template["Parameters"].items()}
+    cloudwatch = aws_client("cloudwatch", moto_endpoint)
+    cloudwatch.put_metric_alarm(
+        AlarmName=outputs["DriftAlarmName"],
+        Namespace=params["MetricNamespace"],
+        MetricName=params["MetricName"],
+        Dimensions=[
+            {"Name": "Model", "Value": params["ModelDimension"]},
+            {"Name": "Environment", "Value": params["EnvironmentDimension"]},
+        ],
+        Statistic=alarm["Statistic"],
+        Period=int(params["AlarmPeriodSeconds"]),
+        EvaluationPeriods=alarm["EvaluationPeriods"],
+        Threshold=float(params["DriftThreshold"]),
+        ComparisonOperator=alarm["ComparisonOperator"],
+        TreatMissingData=alarm["TreatMissingData"],
+    )
+    (stored,) = cloudwatch.describe_alarms(AlarmNames=[outputs["DriftAlarmName"]])["MetricAlarms"]
+    assert stored["AlarmArn"] == alarm_arn  # the ARN the rule matches
+
+
+GUARD_EVENT = {
+    "source": "aws.cloudwatch",
+    "detail-type": "CloudWatch Alarm State Change",
+    "detail": {"state": {"value": "ALARM"}, "alarmName": "drift"},
+}
+
+
+def test_guard_starts_once_and_never_over_a_running_execution(
+    upserted: Any,
+    pipeline_project: Path,
+    settings_yaml: dict[str, Any],
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guard's inline code, run against moto (EventBridge delivers nothing in moto)."""
+    import boto3
+
+    template = cfn_template(pipeline_project)
+    code = template["Resources"]["GuardFunction"]["Properties"]["Code"]["ZipFile"]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "guard.py", "exec"), namespace)  # noqa: S102 - the template's own code
+    name = settings_yaml["pipeline"]["name"]
+    topic = aws_client("sns", moto_endpoint).create_topic(Name="people")["TopicArn"]
+    for key, value in {**FAKE_AWS, "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PIPELINE_NAME", name)
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    client = aws_client("sagemaker", moto_endpoint)
+    before = len(client.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"])
+
+    started = namespace["handler"](GUARD_EVENT, None)
+    assert started["running"] == []
+    listed = client.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
+    assert len(listed) == before + 1
+    assert started["started"] in {e["PipelineExecutionArn"] for e in listed}
+
+    # moto finishes every execution at once; SageMaker reports a running one as Executing.
+    published: list[dict[str, Any]] = []
+    original_client = boto3.client
+
+    def client_with_running(service: str, *args: Any, **kwargs: Any) -> Any:
+        made = original_client(service, *args, **kwargs)
+        if service == "sagemaker":
+
+            def running(**_: Any) -> Any:
+                summary = {"PipelineExecutionArn": started["started"],
+                           "PipelineExecutionStatus": "Executing"}  # fmt: skip
+                return (200, {}), {"PipelineExecutionSummaries": [summary]}
+
+            made.meta.events.register("before-call.sagemaker.ListPipelineExecutions", running)
+        if service == "sns":
+            made.meta.events.register(
+                "before-parameter-build.sns.Publish", lambda params, **_: published.append(params)
+            )
+        return made
+
+    monkeypatch.setattr(boto3, "client", client_with_running)
+    refused = namespace["handler"](GUARD_EVENT, None)
+    assert refused == {"started": None, "running": [started["started"]]}
+    listed_after = client.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
+    assert len(listed_after) == before + 1
+    (message,) = published
+    assert message["TopicArn"] == topic
+    assert "still running; not started" in message["Message"]
+
+
+# ----- one MLflow run per execution --------------------------------------------------------------
+def test_steps_runs_nest_under_one_execution_run(package: Any, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    linking = package("sagemaker.pipeline.execution_run")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    version = "2026-11-30T08.30.05.123Z"
+    # What the tracking hook records for each step's Kedro run, plus another execution's run.
+    first = client.create_run(experiment, run_name=version, tags={"kedro.save_version": version})
+    other = client.create_run(experiment, tags={"kedro.save_version": "2026-11-29T00.00.00.000Z"})
+    parent = linking.execution_run_id(client, experiment, "exec1", version)
+    assert linking.adopt_step_runs(client, experiment, parent, version, "DataProcessing") == [
+        first.info.run_id
+    ]
+    second = client.create_run(experiment, run_name=version, tags={"kedro.save_version": version})
+    assert linking.execution_run_id(client, experiment, "exec1", version) == parent  # found again
+    assert linking.adopt_step_runs(client, experiment, parent, version, "Train") == [
+        second.info.run_id
+    ]
+    tags = {run: client.get_run(run).data.tags for run in (first.info.run_id, second.info.run_id)}
+    assert {t["mlflow.parentRunId"] for t in tags.values()} == {parent}
+    assert [t["sagemaker.pipeline_step"] for t in tags.values()] == ["DataProcessing", "Train"]
+    assert "mlflow.parentRunId" not in client.get_run(other.info.run_id).data.tags
+    linking.log_decision(
+        client,
+        parent,
+        {"promote": False, "reason": "roc_auc fell", "challenger_metrics": {"roc_auc": 0.7},
+         "champion_metrics": {"roc_auc": 0.8}},
+    )  # fmt: skip
+    run = client.get_run(parent)
+    assert run.data.tags["promotion.promote"] == "false"
+    assert run.data.metrics == {"gate.challenger.roc_auc": 0.7, "gate.champion.roc_auc": 0.8}
+    assert run.data.tags["sagemaker.pipeline_execution_id"] == "exec1"

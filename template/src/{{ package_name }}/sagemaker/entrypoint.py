@@ -291,6 +291,8 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
         **_step_selection(step),
     )
     remove_empty_layers(paths.output_data)
+    if step is not None:
+        link_execution_run(project_path, env, step.execution_id, step.save_version, step.name)
 
 
 def _step_selection(step: StepRun | None) -> dict[str, Any]:
@@ -323,6 +325,50 @@ def pipeline_step(paths: JobPaths, env: str, step: StepRun, params: Iterable[str
         runtime_params=parse_param_assignments(params),
         **_step_selection(step),
     )
+    link_execution_run(project_path, env, step.execution_id, step.save_version, step.name)
+
+
+def _tracking_client(project_path: Path, env: str) -> tuple[Any, str] | None:
+    """Return (MLflow client, experiment id) when a tracking server is configured, else None."""
+    from kedro.framework.session import KedroSession
+
+    from ..tracking.config import TrackingConfig
+    from ..tracking.hook import _tracking_conf
+
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        config = TrackingConfig.from_conf(_tracking_conf(session.load_context()))
+    # A local store inside a job's container is thrown away with it: nothing to link.
+    if not config.enabled or config.is_local_store():
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=config.store_uri(project_path))
+    experiment = client.get_experiment_by_name(config.experiment_name)
+    if experiment is None:
+        return None
+    return client, experiment.experiment_id
+
+
+def link_execution_run(
+    project_path: Path,
+    env: str,
+    execution_id: str,
+    save_version: str,
+    step_name: str,
+    decision: Mapping[str, Any] | None = None,
+) -> None:
+    """Nest this step's MLflow run under the execution's run (when tracking has a server)."""
+    from .pipeline import execution_run
+
+    tracking = _tracking_client(project_path, env)
+    if tracking is None:
+        return
+    client, experiment_id = tracking
+    parent = execution_run.execution_run_id(client, experiment_id, execution_id, save_version)
+    adopted = execution_run.adopt_step_runs(client, experiment_id, parent, save_version, step_name)
+    if decision is not None:
+        execution_run.log_decision(client, parent, decision)
+    logger.info("MLflow: execution run %s, step runs %s", parent, ", ".join(adopted) or "none")
 
 
 def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
@@ -360,6 +406,9 @@ def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
         paths.processing_output / GATE_OUTPUT, result, DECISION_FILE, MODEL_QUALITY_FILE
     )
     print(result.to_json(), flush=True)
+    link_execution_run(
+        project_path, env, args.execution_id, save_version, "PromotionGate", result.to_dict()
+    )
 
 
 def process(paths: JobPaths, env: str, pipeline_name: str, params: Iterable[str]) -> None:
