@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 from conftest import VENV_BIN, project_env, render
+from test_docker import docker_engine, project_image  # noqa: F401 - fixtures of the image test
+from test_s3 import seaweed  # noqa: F401 - the SeaweedFS fixture
 
 pytestmark = pytest.mark.sagemaker
 
@@ -1067,3 +1069,203 @@ def test_steps_runs_nest_under_one_execution_run(package: Any, tmp_path: Path) -
     assert run.data.tags["promotion.promote"] == "false"
     assert run.data.metrics == {"gate.challenger.roc_auc": 0.7, "gate.champion.roc_auc": 0.8}
     assert run.data.tags["sagemaker.pipeline_execution_id"] == "exec1"
+
+
+# ----- the compiled steps, run for real in the project's image ------------------------------------
+def _run_step_container(
+    image: str, root: Path, env: Mapping[str, str], args: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run one job in the image as SageMaker would: /opt/ml mounted, the step's environment."""
+    from test_docker import docker, writable_tree
+
+    writable_tree(root)
+    flags = [item for key, value in env.items() for item in ("-e", f"{key}={value}")]
+    return docker(
+        "run", "--rm", "--network", "host", "--cpus", "1", "--memory", "4g",
+        "-e", "OMP_NUM_THREADS=1", *flags, "-v", f"{root}:/opt/ml", image, *args,
+        check=False,
+    )  # fmt: skip
+
+
+def _s3_split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def run_execution(
+    definition: Mapping[str, Any],
+    image: str,
+    workdir: Path,
+    job_env: Mapping[str, str],
+    s3: Any,
+    sagemaker: Any,
+    execution_id: str,
+    start: str,
+    overrides: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Run every step of `definition` in order, as SageMaker would; return what each produced.
+
+    Processing steps get their ContainerArguments; the training step its HyperParameters in
+    /opt/ml/input/config/hyperparameters.json, and its /opt/ml/model is packed into
+    model.tar.gz at the output path. The gate's output folder is uploaded to its S3Uri and its
+    property file decides the condition the way JsonGet reads it; the branch that wins runs.
+    """
+    import io
+    import tarfile
+
+    context: dict[str, Any] = {
+        **parameter_context(definition, **overrides),
+        "Execution.StartDateTime": start,
+        "Execution.PipelineExecutionId": execution_id,
+    }
+    outcome: dict[str, Any] = {"logs": {}}
+    for step in definition["Steps"]:
+        name, arguments = step["Name"], step["Arguments"]
+        root = workdir / execution_id / name
+        root.mkdir(parents=True)
+        root.chmod(0o777)
+        env = {**job_env, **resolve(arguments.get("Environment", {}), context)}
+        if step["Type"] == "Processing":
+            outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+            for output in outputs:
+                local = Path(output["S3Output"]["LocalPath"]).relative_to("/opt/ml")
+                (root / local).mkdir(parents=True)
+            args = resolve(arguments["AppSpecification"]["ContainerArguments"], context)
+            result = _run_step_container(image, root, env, args)
+            outcome["logs"][name] = result.stdout + result.stderr
+            assert result.returncode == 0, f"{name}: {result.stdout[-3000:]}{result.stderr[-5000:]}"
+            for output in outputs:
+                local = root / Path(output["S3Output"]["LocalPath"]).relative_to("/opt/ml")
+                bucket, prefix = _s3_split(resolve(output["S3Output"]["S3Uri"], context))
+                for path in local.rglob("*"):
+                    if path.is_file():
+                        key = f"{prefix}/{path.relative_to(local).as_posix()}"
+                        s3.upload_file(str(path), bucket, key)
+            for spec in step.get("PropertyFiles", []):
+                output = next(o for o in outputs if o["OutputName"] == spec["OutputName"])
+                local = root / Path(output["S3Output"]["LocalPath"]).relative_to("/opt/ml")
+                data = json.loads((local / spec["FilePath"]).read_text())
+                context[f"Steps.{name}.PropertyFiles.{spec['PropertyFileName']}"] = data
+                outcome[spec["PropertyFileName"]] = data
+        elif step["Type"] == "Training":
+            config = root / "input" / "config"
+            config.mkdir(parents=True)
+            (config / "hyperparameters.json").write_text(
+                json.dumps(resolve(arguments["HyperParameters"], context))
+            )
+            (root / "model").mkdir()
+            result = _run_step_container(image, root, env, ["train"])
+            outcome["logs"][name] = result.stdout + result.stderr
+            assert result.returncode == 0, f"{name}: {result.stdout[-3000:]}{result.stderr[-5000:]}"
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+                for path in (root / "model").iterdir():
+                    archive.add(path, arcname=path.name)
+            bucket, prefix = _s3_split(arguments["OutputDataConfig"]["S3OutputPath"])
+            key = f"{prefix.rstrip('/')}/{execution_id}-{name}/output/model.tar.gz"
+            s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+            context[f"Steps.{name}.ModelArtifacts.S3ModelArtifacts"] = f"s3://{bucket}/{key}"
+        else:
+            assert step["Type"] == "Condition"
+            (condition,) = arguments["Conditions"]
+            assert condition["Type"] == "Equals"
+            holds = resolve(condition["LeftValue"], context) == condition["RightValue"]
+            (taken,) = arguments["IfSteps" if holds else "ElseSteps"]
+            outcome["branch"] = taken["Name"]
+            if taken["Type"] == "RegisterModel":
+                request = resolve(taken["Arguments"], context)
+                outcome["package"] = sagemaker.create_model_package(**request)["ModelPackageArn"]
+            else:
+                outcome["failure"] = resolve(taken["Arguments"]["ErrorMessage"], context)
+    return outcome
+
+
+@pytest.mark.docker
+@pytest.mark.s3
+def test_compiled_steps_run_in_the_image_and_the_gate_decides(
+    compiled: dict[str, Any],
+    pipeline_project: Path,
+    settings_yaml: dict[str, Any],
+    moto_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    project_image: str,  # noqa: F811 - the fixture imported above
+    seaweed: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Two executions through SeaweedFS: the first registers a champion, the second's equal
+    challenger loses the gate (no improvement), and every artefact sits under its save version."""
+    from seaweedfs import ADMIN_KEYS
+
+    image = project_image
+
+    s3 = seaweed.client()
+    bucket = _s3_split(settings_yaml["pipeline"]["artifacts_uri"])[0]
+    s3.create_bucket(Bucket=bucket)
+    s3_env = {
+        "AWS_ENDPOINT_URL_S3": seaweed.endpoint,
+        "AWS_ACCESS_KEY_ID": ADMIN_KEYS[0],
+        "AWS_SECRET_ACCESS_KEY": ADMIN_KEYS[1],
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name in ("customers", "customers_current"):
+        upload = kedro(
+            pipeline_project, "versions", "upload", name, f"data/01_raw/{name}.csv",
+            "--env", "aws", env=s3_env,
+        )  # fmt: skip
+        assert upload.returncode == 0, upload.stderr[-3000:]
+    job_env = {
+        **s3_env,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        # The gate asks SageMaker (moto here) for the champion.
+        "AWS_ENDPOINT_URL_SAGEMAKER": moto_endpoint,
+        "KEDRO_TRACKING_ENABLED": "false",
+    }
+    sagemaker = aws_client("sagemaker", moto_endpoint)
+    group = settings_yaml["pipeline"]["model_package_group"]
+    for package in sagemaker.list_model_packages(ModelPackageGroupName=group)[
+        "ModelPackageSummaryList"
+    ]:  # an earlier test's packages point at no real model: reject them
+        sagemaker.update_model_package(
+            ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus="Rejected"
+        )
+    workdir = tmp_path_factory.mktemp("executions")
+
+    first = run_execution(
+        compiled, image, workdir, job_env, s3, sagemaker,
+        "exec0001", "2026-11-30T08:30:05.123Z", {"ModelApprovalStatus": "Approved"},
+    )  # fmt: skip
+    decision = first["PromotionDecision"]
+    assert decision["promote"] is True
+    assert decision["champion"] is None
+    assert decision["save_version"] == "2026-11-30T08.30.05.123Z"
+    assert first["branch"] == "RegisterModel"
+    described = sagemaker.describe_model_package(ModelPackageName=first["package"])
+    assert described["ModelApprovalStatus"] == "Approved"
+    quality_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    quality = json.loads(s3.get_object(Bucket=bucket, Key=_s3_split(quality_uri)[1])["Body"].read())
+    metric = decision["primary_metric"]
+    assert quality["binary_classification_metrics"]["auc" if metric == "roc_auc" else metric][
+        "value"
+    ] == pytest.approx(decision["challenger"])
+    # Every step wrote under the one save version of the execution.
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    for dataset in ("train_set.parquet", "model.pkl", "evaluation_metrics.json"):
+        assert any(f"/{dataset}/2026-11-30T08.30.05.123Z/" in key for key in keys), dataset
+    assert (
+        "pipeline step TrainEvaluateExplain: execution exec0001"
+        in first["logs"]["TrainEvaluateExplain"]
+    )
+
+    # Same data, same parameters: the challenger equals the champion, so it is not promoted.
+    second = run_execution(
+        compiled, image, workdir, job_env, s3, sagemaker,
+        "exec0002", "2026-11-30T09:00:00.000Z", {},
+    )  # fmt: skip
+    decision = second["PromotionDecision"]
+    assert decision["champion_version"] == first["package"]
+    assert decision["promote"] is False
+    assert abs(decision["improvement"]) < decision["min_improvement"]
+    assert second["branch"] == "ChallengerNotPromoted"
+    assert second["failure"] == f"The challenger was not promoted: {decision['reason']}"
+    assert "less than the required" in decision["reason"]
+    assert any("/model.pkl/2026-11-30T09.00.00.000Z/" in o["Key"]
+               for o in s3.list_objects_v2(Bucket=bucket)["Contents"])  # fmt: skip

@@ -223,7 +223,14 @@ def run_kedro(
         )
         if export_model_to is not None and not any(export_model_to.iterdir()):
             # Only when the catalog kept the model elsewhere (S3): SageMaker packs /opt/ml/model.
-            model = session.load_context().catalog.load(model_dataset)
+            context = session.load_context()
+            # This run's model, even if another run saved a newer version meanwhile.
+            catalog = (
+                context.catalog
+                if save_version is None
+                else context._get_catalog(load_versions={model_dataset: save_version})  # noqa: SLF001
+            )
+            model = catalog.load(model_dataset)
             with (export_model_to / "model.pkl").open("wb") as file:
                 pickle.dump(model, file)
 
