@@ -837,23 +837,10 @@ MOTO_SKIPS = {"AWS::CloudWatch::Alarm", "AWS::SNS::TopicPolicy", "AWS::SNS::Subs
 
 
 def cfn_template(project: Path) -> dict[str, Any]:
-    """Return the rendered template parsed (CloudFormation's short tags kept as {tag: value})."""
+    """Return the rendered template parsed (long-form intrinsic functions: plain YAML)."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {f"!{suffix}": value}
-
-    Loader.add_multi_constructor("!", tagged)
-    return yaml.load((project / INFRA).read_text(), Loader=Loader)  # noqa: S506 - SafeLoader
+    return yaml.safe_load((project / INFRA).read_text())
 
 
 def test_cfn_template_is_cfn_lint_clean(pipeline_project: Path) -> None:
@@ -874,7 +861,7 @@ def test_cfn_template_wires_alarm_rule_guard_and_topic(
     resources = template["Resources"]
     assert template["Parameters"]["PipelineName"]["Default"] == settings_yaml["pipeline"]["name"]
     alarm = resources["DriftAlarm"]["Properties"]
-    assert alarm["MetricName"] == {"!Ref": "MetricName"}
+    assert alarm["MetricName"] == {"Ref": "MetricName"}
     assert template["Parameters"]["MetricName"]["Default"] == "DatasetDriftShare"
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     rule = resources["DriftRule"]["Properties"]
@@ -887,14 +874,14 @@ def test_cfn_template_wires_alarm_rule_guard_and_topic(
         "sagemaker:ListPipelineExecutions",
         "sagemaker:StartPipelineExecution",
     ]
-    assert statements[0]["Resource"]["!Sub"].endswith(":pipeline/${PipelineName}")
+    assert statements[0]["Resource"]["Fn::Sub"].endswith(":pipeline/${PipelineName}")
     assert statements[1] == {
         "Effect": "Allow",
         "Action": "sns:Publish",
-        "Resource": {"!Ref": "NotificationTopic"},
+        "Resource": {"Ref": "NotificationTopic"},
     }
     permission = resources["GuardInvokePermission"]["Properties"]
-    assert permission["SourceArn"] == {"!GetAtt": "DriftRule.Arn"}
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["DriftRule", "Arn"]}
     assert resources["GuardFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
 
 
