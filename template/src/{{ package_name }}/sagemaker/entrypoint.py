@@ -228,7 +228,7 @@ def run_kedro(
             catalog = (
                 context.catalog
                 if save_version is None
-                else context._get_catalog(load_versions={model_dataset: save_version})  # noqa: SLF001
+                else context._get_catalog(load_versions={model_dataset: save_version})
             )
             model = catalog.load(model_dataset)
             with (export_model_to / "model.pkl").open("wb") as file:
@@ -299,7 +299,13 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     )
     remove_empty_layers(paths.output_data)
     if step is not None:
-        link_execution_run(project_path, env, step.execution_id, step.save_version, step.name)
+        link_execution_run(
+            project_path,
+            env,
+            execution_id=step.execution_id,
+            save_version=step.save_version,
+            step_name=step.name,
+        )
 
 
 def _step_selection(step: StepRun | None) -> dict[str, Any]:
@@ -332,7 +338,13 @@ def pipeline_step(paths: JobPaths, env: str, step: StepRun, params: Iterable[str
         runtime_params=parse_param_assignments(params),
         **_step_selection(step),
     )
-    link_execution_run(project_path, env, step.execution_id, step.save_version, step.name)
+    link_execution_run(
+        project_path,
+        env,
+        execution_id=step.execution_id,
+        save_version=step.save_version,
+        step_name=step.name,
+    )
 
 
 def _tracking_client(project_path: Path, env: str) -> tuple[Any, str] | None:
@@ -359,6 +371,7 @@ def _tracking_client(project_path: Path, env: str) -> tuple[Any, str] | None:
 def link_execution_run(
     project_path: Path,
     env: str,
+    *,
     execution_id: str,
     save_version: str,
     step_name: str,
@@ -397,7 +410,8 @@ def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
     ) as session:
         context = session.load_context()
         # The challenger and the holdout of this execution, not the newest ones in the bucket.
-        catalog = context._get_catalog(  # noqa: SLF001 (Kedro's way to pin load versions)
+        # Kedro pins load versions only through this method (no public one).
+        catalog = context._get_catalog(
             load_versions={args.model_dataset: save_version, args.holdout_dataset: save_version}
         )
         challenger = catalog.load(args.model_dataset)
@@ -414,7 +428,12 @@ def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
     )
     print(result.to_json(), flush=True)
     link_execution_run(
-        project_path, env, args.execution_id, save_version, "PromotionGate", result.to_dict()
+        project_path,
+        env,
+        execution_id=args.execution_id,
+        save_version=save_version,
+        step_name="PromotionGate",
+        decision=result.to_dict(),
     )
 
 

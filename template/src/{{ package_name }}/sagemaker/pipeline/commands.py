@@ -114,10 +114,10 @@ def build(project: Project, boto_session: Any) -> Any:
         project.settings,
         jobs,
         project.groups,
-        project.catalog,
-        project.node_pipelines,
-        project.promotion,
-        boto_session,
+        catalog=project.catalog,
+        node_pipelines=project.node_pipelines,
+        promotion=project.promotion,
+        boto_session=boto_session,
     )
 
 
@@ -258,9 +258,10 @@ def upsert(metadata: Any, env: str | None, image_uri, role_arn) -> None:
 )
 @click.option("--display-name", help="Display name of the execution.")
 @click.pass_obj
-def start(metadata: Any, env: str | None, image_uri, role_arn, parameter, display_name) -> None:
+def start(metadata: Any, **options: Any) -> None:
     """Start an execution, with parameter overrides (see `compile` for their names)."""
-    project = _context(metadata, env, image_uri, role_arn)
+    project = _context(metadata, options["env"], options["image_uri"], options["role_arn"])
+    parameter, display_name = options["parameter"], options["display_name"]
     boto_session = _boto_session(project.jobs.get("region"))
     pipeline = _pipeline(project, boto_session)
     try:
@@ -273,9 +274,7 @@ def start(metadata: Any, env: str | None, image_uri, role_arn, parameter, displa
         raise click.ClickException(
             f"unknown pipeline parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    execution = pipeline.start(
-        parameters=overrides or None, execution_display_name=display_name
-    )
+    execution = pipeline.start(parameters=overrides or None, execution_display_name=display_name)
     click.echo(f"started {execution.arn}")
 
 

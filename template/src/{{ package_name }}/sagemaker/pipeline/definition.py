@@ -26,7 +26,13 @@ from typing import Any
 from ...metric_lines import metric_definitions
 from ...registry.promotion import PromotionSettings
 from ..launcher import container_environment, network_settings
-from .grouping import DatasetSpec, StepGroup, producer_of, versioned_from_earlier
+from .grouping import (
+    DatasetSpec,
+    GroupingError,
+    StepGroup,
+    producer_of,
+    versioned_from_earlier,
+)
 from .settings import (
     CONDITION_STEP,
     FAIL_STEP,
@@ -101,9 +107,7 @@ def _parameters(settings: PipelineSettings, jobs: Mapping[str, Any], promotion: 
         ),
         # Empty: the newest version of the input batch.
         INPUT_BATCH_VERSION: ParameterString(INPUT_BATCH_VERSION, default_value=""),
-        APPROVAL_STATUS: ParameterString(
-            APPROVAL_STATUS, default_value=settings.approval_status
-        ),
+        APPROVAL_STATUS: ParameterString(APPROVAL_STATUS, default_value=settings.approval_status),
         PRIMARY_METRIC: ParameterString(PRIMARY_METRIC, default_value=promotion.primary_metric),
         MIN_IMPROVEMENT: ParameterFloat(
             MIN_IMPROVEMENT, default_value=float(promotion.min_improvement)
@@ -155,61 +159,57 @@ def _selection(group: StepGroup, node_pipelines: Mapping[str, Sequence[str]]) ->
     return {"pipelines": ",".join(pipelines), key: ",".join(group.selected)}
 
 
-def _processor(
-    jobs: JobImage, session: Any, params: Mapping[str, Any], env: Mapping[str, str]
-) -> Any:
+@dataclass(frozen=True)
+class _Build:
+    """What every step of one build shares: job settings, session, parameters, environment."""
+
+    jobs: JobImage
+    session: Any
+    params: Mapping[str, Any]
+    env: Mapping[str, str]
+
+
+def _processor(build: _Build) -> Any:
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
 
-    processing = jobs.settings["processing"]
-    network = network_settings(jobs.settings)
-    kms = jobs.settings.get("kms_key_id") or None
-    tags = [{"Key": str(k), "Value": str(v)} for k, v in (jobs.settings.get("tags") or {}).items()]
+    settings = build.jobs.settings
+    processing = settings["processing"]
+    network = network_settings(settings)
+    kms = settings.get("kms_key_id") or None
+    tags = [{"Key": str(k), "Value": str(v)} for k, v in (settings.get("tags") or {}).items()]
     return Processor(
-        sagemaker_session=session,
-        image_uri=jobs.image_uri,
-        role=jobs.role_arn,
-        instance_type=params[PROCESSING_INSTANCE_TYPE],
-        instance_count=params[PROCESSING_INSTANCE_COUNT],
+        sagemaker_session=build.session,
+        image_uri=build.jobs.image_uri,
+        role=build.jobs.role_arn,
+        instance_type=build.params[PROCESSING_INSTANCE_TYPE],
+        instance_count=build.params[PROCESSING_INSTANCE_COUNT],
         volume_size_in_gb=int(processing["volume_size_gb"]),
         volume_kms_key=kms,
         output_kms_key=kms,
         max_runtime_in_seconds=int(processing["max_runtime_seconds"]),
-        base_job_name=jobs.base_job_name,
-        env=dict(env),
+        base_job_name=build.jobs.base_job_name,
+        env=dict(build.env),
         tags=tags or None,
         network_config=NetworkConfig(**network) if network else None,
     )
 
 
 def _processing_step(
-    group: StepGroup,
-    arguments: list[Any],
-    jobs: JobImage,
-    session: Any,
-    params: Mapping[str, Any],
-    env: Mapping[str, str],
-    depends_on: list[Any],
+    group: StepGroup, arguments: list[Any], build: _Build, depends_on: list[Any]
 ) -> Any:
     from sagemaker.mlops.workflow import ProcessingStep
 
-    step_args = _processor(jobs, session, params, env).run(arguments=arguments)
     return ProcessingStep(
         name=group.name,
-        step_args=step_args,
+        step_args=_processor(build).run(arguments=arguments),
         description=f"Kedro nodes: {', '.join(group.nodes)}",
         depends_on=depends_on or None,
     )
 
 
 def _training_step(
-    group: StepGroup,
-    hyperparameters: dict[str, Any],
-    jobs: JobImage,
-    session: Any,
-    params: Mapping[str, Any],
-    env: Mapping[str, str],
-    depends_on: list[Any],
+    group: StepGroup, hyperparameters: dict[str, Any], build: _Build, depends_on: list[Any]
 ) -> Any:
     from sagemaker.core.training.configs import (
         Compute,
@@ -222,33 +222,34 @@ def _training_step(
     from sagemaker.mlops.workflow import TrainingStep
     from sagemaker.train import ModelTrainer
 
-    training = jobs.settings["training"]
-    network = network_settings(jobs.settings)
-    output = {"s3_output_path": jobs.settings["output_path"]}
+    settings = build.jobs.settings
+    training = settings["training"]
+    network = network_settings(settings)
+    output = {"s3_output_path": settings["output_path"]}
     compute = {
-        "instance_type": params[TRAINING_INSTANCE_TYPE],
-        "instance_count": params[TRAINING_INSTANCE_COUNT],
+        "instance_type": build.params[TRAINING_INSTANCE_TYPE],
+        "instance_count": build.params[TRAINING_INSTANCE_COUNT],
         "volume_size_in_gb": int(training["volume_size_gb"]),
     }
-    if jobs.settings.get("kms_key_id"):
-        output["kms_key_id"] = jobs.settings["kms_key_id"]
-        compute["volume_kms_key_id"] = jobs.settings["kms_key_id"]
+    if settings.get("kms_key_id"):
+        output["kms_key_id"] = settings["kms_key_id"]
+        compute["volume_kms_key_id"] = settings["kms_key_id"]
     user_hyperparameters = {
         str(k): str(v) for k, v in (training.get("hyperparameters") or {}).items()
     }
-    tags = [Tag(key=str(k), value=str(v)) for k, v in (jobs.settings.get("tags") or {}).items()]
+    tags = [Tag(key=str(k), value=str(v)) for k, v in (settings.get("tags") or {}).items()]
     trainer = ModelTrainer(
-        sagemaker_session=session,
-        training_image=jobs.image_uri,
-        role=jobs.role_arn,
-        base_job_name=jobs.base_job_name,
+        sagemaker_session=build.session,
+        training_image=build.jobs.image_uri,
+        role=build.jobs.role_arn,
+        base_job_name=build.jobs.base_job_name,
         compute=Compute(**compute),
         stopping_condition=StoppingCondition(
             max_runtime_in_seconds=int(training["max_runtime_seconds"])
         ),
         output_data_config=OutputDataConfig(**output),
         networking=Networking(**network) if network else None,
-        environment=dict(env),
+        environment=dict(build.env),
         hyperparameters={**user_hyperparameters, **hyperparameters},
         tags=tags or None,
     )
@@ -273,38 +274,18 @@ def _gate_output_uri(settings: PipelineSettings, file_name: str | None = None) -
     return Join(on="/", values=[*values, file_name] if file_name else values)
 
 
-def build_pipeline(
+def _grouped_steps(
     settings: PipelineSettings,
-    jobs: JobImage,
     groups: Sequence[StepGroup],
     catalog: Mapping[str, DatasetSpec],
     node_pipelines: Mapping[str, Sequence[str]],
-    promotion: PromotionSettings,
-    boto_session: Any,
-) -> Any:
-    """Return the SDK `Pipeline` of the grouped steps, the gate, the condition and registration."""
-    # The SDK creates a boto3 client while importing sagemaker.mlops (needs a region).
-    os.environ.setdefault("AWS_DEFAULT_REGION", boto_session.region_name or "")
-    from sagemaker.core.model_registry import create_model_package_from_containers
-    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
-    from sagemaker.core.workflow.conditions import ConditionEquals
+    build: _Build,
+) -> list[Any]:
+    """Return one job step per group, each depending on the one before."""
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import (
-        ConditionStep,
-        FailStep,
-        ModelStep,
-        Pipeline,
-        ProcessingStep,
-    )
 
-    session = _session(boto_session, bool(jobs.settings.get("telemetry_opt_out", True)))
-    params = _parameters(settings, jobs.settings, promotion)
-    env = container_environment({**jobs.settings, "kedro_env": settings.kedro_env})
-
+    batch_version = build.params[INPUT_BATCH_VERSION]
     steps: list[Any] = []
-    by_name: dict[str, Any] = {}
     for group in groups:
         selection = _selection(group, node_pipelines)
         pinned = versioned_from_earlier(group, catalog)
@@ -320,40 +301,42 @@ def build_pipeline(
             if batch:
                 arguments += [
                     "--load-version",
-                    _load_version_argument(settings.input_dataset, params[INPUT_BATCH_VERSION]),
+                    _load_version_argument(settings.input_dataset, batch_version),
                 ]
-            step = _processing_step(group, arguments, jobs, session, params, env, depends_on)
-        else:
-            hyperparameters: dict[str, Any] = {
-                HP_STEP: group.name,
-                HP_EXECUTION_START: ExecutionVariables.START_DATETIME,
-                HP_EXECUTION_ID: ExecutionVariables.PIPELINE_EXECUTION_ID,
-                HP_PIPELINES: selection["pipelines"],
-                HP_PIN: ",".join(pinned),
-            }
-            if "tags" in selection:
-                hyperparameters[HP_TAGS] = selection["tags"]
-            if "nodes" in selection:
-                hyperparameters[HP_NODES] = selection["nodes"]
-            if batch:
-                hyperparameters[HP_LOAD_VERSIONS] = _load_version_argument(
-                    settings.input_dataset, params[INPUT_BATCH_VERSION]
-                )
-            step = _training_step(group, hyperparameters, jobs, session, params, env, depends_on)
-        steps.append(step)
-        by_name[group.name] = step
+            steps.append(_processing_step(group, arguments, build, depends_on))
+            continue
+        hyperparameters: dict[str, Any] = {
+            HP_STEP: group.name,
+            HP_EXECUTION_START: ExecutionVariables.START_DATETIME,
+            HP_EXECUTION_ID: ExecutionVariables.PIPELINE_EXECUTION_ID,
+            HP_PIPELINES: selection["pipelines"],
+            HP_PIN: ",".join(pinned),
+        }
+        if "tags" in selection:
+            hyperparameters[HP_TAGS] = selection["tags"]
+        if "nodes" in selection:
+            hyperparameters[HP_NODES] = selection["nodes"]
+        if batch:
+            hyperparameters[HP_LOAD_VERSIONS] = _load_version_argument(
+                settings.input_dataset, batch_version
+            )
+        steps.append(_training_step(group, hyperparameters, build, depends_on))
+    return steps
 
-    model_step = by_name[producer_of(settings.model_dataset, groups).name]
-    if producer_of(settings.model_dataset, groups).job != "training":
-        from .grouping import GroupingError
 
-        raise GroupingError(
-            f"{settings.model_dataset!r} must be produced by a training step (its model.tar.gz "
-            "is what gets registered); make that step `job: training`"
-        )
-    producer_of(settings.holdout_dataset, groups)
+def _gate_step(
+    settings: PipelineSettings, promotion: PromotionSettings, build: _Build, after: Any
+) -> tuple[Any, Any]:
+    """Return the PromotionGate step and its property file (decision.json)."""
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import ProcessingStep
 
-    gate_arguments: list[Any] = [
+    def param(name: str, parameter: str) -> list[Any]:
+        return ["--param", Join(on="=", values=[name, build.params[parameter]])]
+
+    arguments: list[Any] = [
         "gate",
         "--env",
         settings.kedro_env,
@@ -364,18 +347,13 @@ def build_pipeline(
         settings.holdout_dataset,
         "--model-package-group",
         settings.model_package_group,
-        "--param",
-        Join(on="=", values=["promotion.primary_metric", params[PRIMARY_METRIC]]),
-        "--param",
-        Join(on="=", values=["promotion.min_improvement", params[MIN_IMPROVEMENT]]),
+        *param("promotion.primary_metric", PRIMARY_METRIC),
+        *param("promotion.min_improvement", MIN_IMPROVEMENT),
     ]
     for metric in promotion.guards:
-        gate_arguments += [
-            "--param",
-            Join(on="=", values=[f"promotion.guards.{metric}", params[guard_parameter_name(metric)]]),
-        ]
-    gate_args = _processor(jobs, session, params, env).run(
-        arguments=gate_arguments,
+        arguments += param(f"promotion.guards.{metric}", guard_parameter_name(metric))
+    step_args = _processor(build).run(
+        arguments=arguments,
         outputs=[
             ProcessingOutput(
                 output_name=GATE_OUTPUT,
@@ -390,21 +368,34 @@ def build_pipeline(
     decision_file = PropertyFile(name=PROPERTY_FILE, output_name=GATE_OUTPUT, path=DECISION_FILE)
     gate = ProcessingStep(
         name=GATE_STEP,
-        step_args=gate_args,
+        step_args=step_args,
         description="Champion and challenger on one holdout; registry.promotion decides",
         property_files=[decision_file],
-        depends_on=[steps[-1]],
+        depends_on=[after],
     )
+    return gate, decision_file
+
+
+def _condition_step(
+    settings: PipelineSettings, model_step: Any, decision_file: Any, build: _Build
+) -> Any:
+    """Return the condition on `promote`: register the model package, or fail with the reason."""
+    from sagemaker.core.model_registry import create_model_package_from_containers
+    from sagemaker.core.workflow.conditions import ConditionEquals
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep
 
     # ModelStep takes its arguments from the SDK's own CreateModelPackage request builder,
     # captured by the PipelineSession; the project's image serves the model (no framework
     # container), so there is no ModelBuilder to call register() on.
+    session = build.session
     session.init_model_step_arguments(_RegistrationSource(session))
     register_args = create_model_package_from_containers(
         session,
         containers=[
             {
-                "Image": jobs.image_uri,
+                "Image": build.jobs.image_uri,
                 "ModelDataUrl": model_step.properties.ModelArtifacts.S3ModelArtifacts,
                 "Environment": {"SAGEMAKER_KEDRO_ENV": settings.kedro_env},
             }
@@ -412,7 +403,7 @@ def build_pipeline(
         content_types=list(settings.inference_content_types),
         response_types=list(settings.inference_content_types),
         model_package_group_name=settings.model_package_group,
-        approval_status=params[APPROVAL_STATUS],
+        approval_status=build.params[APPROVAL_STATUS],
         model_metrics={
             "ModelQuality": {
                 "Statistics": {
@@ -428,32 +419,57 @@ def build_pipeline(
     )
     session.context = None
     register = ModelStep(name=REGISTER_STEP, step_args=register_args)
+    reason = JsonGet(step_name=GATE_STEP, property_file=decision_file, json_path="reason")
     fail = FailStep(
         name=FAIL_STEP,
-        error_message=Join(
-            on=" ",
-            values=[
-                "The challenger was not promoted:",
-                JsonGet(step_name=GATE_STEP, property_file=decision_file, json_path="reason"),
-            ],
-        ),
+        error_message=Join(on=" ", values=["The challenger was not promoted:", reason]),
     )
-    condition = ConditionStep(
+    promote = JsonGet(step_name=GATE_STEP, property_file=decision_file, json_path="promote")
+    return ConditionStep(
         name=CONDITION_STEP,
-        conditions=[
-            ConditionEquals(
-                left=JsonGet(step_name=GATE_STEP, property_file=decision_file, json_path="promote"),
-                right=True,
-            )
-        ],
+        conditions=[ConditionEquals(left=promote, right=True)],
         if_steps=[register],
         else_steps=[fail],
     )
+
+
+def build_pipeline(
+    settings: PipelineSettings,
+    jobs: JobImage,
+    groups: Sequence[StepGroup],
+    *,
+    catalog: Mapping[str, DatasetSpec],
+    node_pipelines: Mapping[str, Sequence[str]],
+    promotion: PromotionSettings,
+    boto_session: Any,
+) -> Any:
+    """Return the SDK `Pipeline` of the grouped steps, the gate, the condition and registration."""
+    # The SDK creates a boto3 client while importing sagemaker.mlops (needs a region).
+    os.environ.setdefault("AWS_DEFAULT_REGION", boto_session.region_name or "")
+    from sagemaker.mlops.workflow import Pipeline
+
+    model_group = producer_of(settings.model_dataset, groups)
+    if model_group.job != "training":
+        raise GroupingError(
+            f"{settings.model_dataset!r} must be produced by a training step (its model.tar.gz "
+            "is what gets registered); make that step `job: training`"
+        )
+    producer_of(settings.holdout_dataset, groups)
+    build = _Build(
+        jobs=jobs,
+        session=_session(boto_session, bool(jobs.settings.get("telemetry_opt_out", True))),
+        params=_parameters(settings, jobs.settings, promotion),
+        env=container_environment({**jobs.settings, "kedro_env": settings.kedro_env}),
+    )
+    steps = _grouped_steps(settings, groups, catalog, node_pipelines, build)
+    model_step = steps[[group.name for group in groups].index(model_group.name)]
+    gate, decision_file = _gate_step(settings, promotion, build, steps[-1])
+    condition = _condition_step(settings, model_step, decision_file, build)
     return Pipeline(
         name=settings.name,
-        parameters=list(params.values()),
+        parameters=list(build.params.values()),
         steps=[*steps, gate, condition],
-        sagemaker_session=session,
+        sagemaker_session=build.session,
         # No SageMaker Experiments trial per execution: MLflow records the runs.
         pipeline_experiment_config=None,
     )
@@ -464,10 +480,3 @@ class _RegistrationSource:
 
     def __init__(self, session: Any) -> None:
         self.sagemaker_session = session
-
-
-def definition_dict(pipeline: Any) -> dict[str, Any]:
-    """Return the pipeline definition as SageMaker receives it (parsed JSON)."""
-    import json
-
-    return json.loads(pipeline.definition())

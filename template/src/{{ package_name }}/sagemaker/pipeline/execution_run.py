@@ -27,8 +27,7 @@ def execution_run_id(client: Any, experiment_id: str, execution_id: str, save_ve
     found = client.search_runs(
         [experiment_id],
         filter_string=(
-            f"tags.`{EXECUTION_TAG}` = {_quoted(execution_id)} "
-            f"and tags.`{ROLE_TAG}` = 'execution'"
+            f"tags.`{EXECUTION_TAG}` = {_quoted(execution_id)} and tags.`{ROLE_TAG}` = 'execution'"
         ),
         max_results=1,
     )

@@ -143,7 +143,7 @@ def load_packaged_model(s3_client: Any, model_data_url: str) -> Any:
             raise FileNotFoundError(f"{model_data_url} holds no {MODEL_FILE} (it has: {names})")
         data = archive.extractfile(member).read()
     # The archive is the project's own training output in the project's own bucket.
-    return pickle.loads(data)  # noqa: S301
+    return pickle.loads(data)
 
 
 def find_champion(sagemaker_client: Any, s3_client: Any, group: str) -> Champion | None:
@@ -171,7 +171,9 @@ def run_gate(
     settings = PromotionSettings.model_validate(params["promotion"])
     scored = {"features": params["features"], "evaluation": params["evaluation"]}
     explainability = params["explainability"]
-    challenger_metrics = holdout_metrics(challenger, holdout, **scored, explainability=explainability)
+    challenger_metrics = holdout_metrics(
+        challenger, holdout, **scored, explainability=explainability
+    )
     champion_metrics = (
         None
         if champion is None
@@ -201,7 +203,9 @@ def model_quality_statistics(metrics: Mapping[str, float]) -> dict[str, Any]:
     return {"version": 0.0, "binary_classification_metrics": binary, "custom_metrics": extra}
 
 
-def write_gate_outputs(folder: Path, result: GateResult, decision_file: str, quality_file: str) -> None:
+def write_gate_outputs(
+    folder: Path, result: GateResult, decision_file: str, quality_file: str
+) -> None:
     """Write decision.json (the property file) and model_quality.json into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / decision_file).write_text(result.to_json() + "\n", encoding="utf-8")

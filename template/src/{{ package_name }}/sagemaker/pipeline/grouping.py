@@ -80,16 +80,8 @@ def _select(step: StepSettings, nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
     return [node for node in nodes if node.name in set(names)]
 
 
-def group_nodes(
-    steps: Sequence[StepSettings],
-    nodes: Sequence[NodeSpec],
-    catalog: Mapping[str, DatasetSpec],
-) -> tuple[StepGroup, ...]:
-    """Return the steps with their nodes, in order; raise GroupingError if data would be lost.
-
-    `nodes` are every node the steps may choose from, in a topological order; `catalog` says how
-    each dataset is kept (a name missing from it is an in-memory dataset).
-    """
+def _assign(steps: Sequence[StepSettings], nodes: Sequence[NodeSpec]) -> dict[str, list[NodeSpec]]:
+    """Return step name -> its nodes; GroupingError when two steps choose one node."""
     owner: dict[str, str] = {}
     chosen: dict[str, list[NodeSpec]] = {}
     for step in steps:
@@ -102,7 +94,20 @@ def group_nodes(
                 )
             owner[node.name] = step.name
         chosen[step.name] = selected
+    return chosen
 
+
+def group_nodes(
+    steps: Sequence[StepSettings],
+    nodes: Sequence[NodeSpec],
+    catalog: Mapping[str, DatasetSpec],
+) -> tuple[StepGroup, ...]:
+    """Return the steps with their nodes, in order; raise GroupingError if data would be lost.
+
+    `nodes` are every node the steps may choose from, in a topological order; `catalog` says how
+    each dataset is kept (a name missing from it is an in-memory dataset).
+    """
+    chosen = _assign(steps, nodes)
     producer: dict[str, str] = {}
     for step in steps:
         for node in chosen[step.name]:
@@ -115,9 +120,7 @@ def group_nodes(
     for step in steps:
         selected = chosen[step.name]
         produced_here = {output for node in selected for output in node.outputs}
-        needed = {
-            name for node in selected for name in node.inputs if not _is_parameter(name)
-        }
+        needed = {name for node in selected for name in node.inputs if not _is_parameter(name)}
         free = sorted(needed - produced_here)
         earlier, external = [], []
         for name in free:
