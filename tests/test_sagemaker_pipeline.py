@@ -558,8 +558,11 @@ DRIVER = textwrap.dedent(
         steps = os.environ.get("FAKE_EXECUTION_STEPS")
         if steps:
             # moto has no ListPipelineExecutionSteps: answer it as SageMaker would.
+            from botocore.awsrequest import AWSResponse
+
             def answer(**_):
-                return (200, {{}}), {{"PipelineExecutionSteps": json.loads(steps)}}
+                http = AWSResponse("", 200, {{}}, None)
+                return http, {{"PipelineExecutionSteps": json.loads(steps)}}
 
             session.events.register(
                 "before-call.sagemaker.ListPipelineExecutionSteps", answer
@@ -972,6 +975,7 @@ def test_guard_starts_once_and_never_over_a_running_execution(
 ) -> None:
     """The guard's inline code, run against moto (EventBridge delivers nothing in moto)."""
     import boto3
+    from botocore.awsrequest import AWSResponse
 
     template = cfn_template(pipeline_project)
     code = template["Resources"]["GuardFunction"]["Properties"]["Code"]["ZipFile"]
@@ -1003,7 +1007,7 @@ def test_guard_starts_once_and_never_over_a_running_execution(
             def running(**_: Any) -> Any:
                 summary = {"PipelineExecutionArn": started["started"],
                            "PipelineExecutionStatus": "Executing"}  # fmt: skip
-                return (200, {}), {"PipelineExecutionSummaries": [summary]}
+                return AWSResponse("", 200, {}, None), {"PipelineExecutionSummaries": [summary]}
 
             made.meta.events.register("before-call.sagemaker.ListPipelineExecutions", running)
         if service == "sns":
