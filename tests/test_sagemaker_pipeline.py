@@ -1174,6 +1174,7 @@ def run_execution(
 @pytest.mark.docker
 @pytest.mark.s3
 def test_compiled_steps_run_in_the_image_and_the_gate_decides(
+    upserted: Any,  # `upsert` made the model package group, as in real use
     compiled: dict[str, Any],
     pipeline_project: Path,
     settings_yaml: dict[str, Any],
