@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -890,8 +891,6 @@ def test_cfn_template_wires_alarm_rule_guard_and_topic(
 
 def wait_for_stack(cfn: Any, name: str) -> dict[str, Any]:
     """Return the stack once it leaves *_IN_PROGRESS (at most 60 s)."""
-    import time
-
     deadline = time.monotonic() + 60
     while True:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
@@ -900,6 +899,9 @@ def wait_for_stack(cfn: Any, name: str) -> dict[str, Any]:
         time.sleep(1)
 
 
+@pytest.mark.filterwarnings(
+    "ignore:Tried to parse AWS::(CloudWatch::Alarm|SNS::TopicPolicy|SNS::Subscription):UserWarning"
+)
 def test_cfn_template_deploys_into_moto(pipeline_project: Path, moto_endpoint: str) -> None:
     template = cfn_template(pipeline_project)
     cfn = aws_client("cloudformation", moto_endpoint)
@@ -1122,7 +1124,9 @@ def run_execution(
                 local = Path(output["S3Output"]["LocalPath"]).relative_to("/opt/ml")
                 (root / local).mkdir(parents=True)
             args = resolve(arguments["AppSpecification"]["ContainerArguments"], context)
+            started = time.perf_counter()
             result = _run_step_container(image, root, env, args)
+            print(f"[smpipe] {execution_id} {name}: {time.perf_counter() - started:.0f} s")
             outcome["logs"][name] = result.stdout + result.stderr
             assert result.returncode == 0, f"{name}: {result.stdout[-3000:]}{result.stderr[-5000:]}"
             for output in outputs:
@@ -1145,7 +1149,9 @@ def run_execution(
                 json.dumps(resolve(arguments["HyperParameters"], context))
             )
             (root / "model").mkdir()
+            started = time.perf_counter()
             result = _run_step_container(image, root, env, ["train"])
+            print(f"[smpipe] {execution_id} {name}: {time.perf_counter() - started:.0f} s")
             outcome["logs"][name] = result.stdout + result.stderr
             assert result.returncode == 0, f"{name}: {result.stdout[-3000:]}{result.stderr[-5000:]}"
             buffer = io.BytesIO()
