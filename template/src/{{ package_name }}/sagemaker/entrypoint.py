@@ -34,9 +34,10 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .pipeline.execution import StepRun, step_run_from_hyperparameters
+if TYPE_CHECKING:  # the module imports nothing of the project at runtime (tests load it by path)
+    from .pipeline.execution import StepRun
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +276,8 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     hyperparameters = read_hyperparameters(paths.hyperparameters)
     runtime_params = hyperparameters_to_runtime_params(hyperparameters)
     # A SageMaker Pipeline's training step names its nodes and versions in hyperparameters.
+    from .pipeline.execution import step_run_from_hyperparameters
+
     step = step_run_from_hyperparameters(hyperparameters)
     if step is not None:
         pipeline_names = step.pipelines
@@ -539,6 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.mode == "process":
             process(paths, args.env, args.pipeline, args.param)
         elif args.mode == "step":
+            from .pipeline.execution import StepRun
+
             step = StepRun.build(
                 name=args.name,
                 pipelines=args.pipelines,
