@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from . import launcher
+from .pipeline.commands import pipeline_commands
 
 
 def _project_settings(
@@ -223,3 +224,6 @@ def _load(metadata: Any, options: dict[str, Any], kind: str) -> dict[str, Any]:
     else:
         settings["inputs"], settings["outputs"] = inputs, outputs
     return settings
+
+
+sagemaker.add_command(pipeline_commands)

@@ -10,6 +10,10 @@ One image serves both job kinds (see docs/sagemaker.md):
 - `process --pipeline NAME`: `/opt/ml/processing/input/<layer>` and
   `/opt/ml/processing/output/<layer>` become the data layers; on failure the reason goes to
   `/opt/ml/output/message` (the job's ExitMessage) and the exit code is 1.
+- `step --name NAME ...` and `gate ...`: the processing steps of the compiled SageMaker Pipeline
+  (`kedro sagemaker pipeline compile`): the step's Kedro nodes with the catalog on S3, under the
+  execution's one save version; the gate writes `/opt/ml/processing/output/gate/decision.json`.
+  A pipeline's training step is `train` with the selection in `_kedro_*` hyperparameters.
 - Anything else is run as a command (`kedro run`, `bash`), so the image still works locally.
 
 With the `aws` Kedro environment the catalog reads and writes S3 itself; the layer links are then
@@ -27,9 +31,13 @@ import shutil
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the module imports nothing of the project at runtime (tests load it by path)
+    from .pipeline.execution import StepRun
 
 logger = logging.getLogger(__name__)
 
@@ -189,21 +197,59 @@ def run_kedro(
     runtime_params: Mapping[str, Any],
     export_model_to: Path | None = None,
     model_dataset: str = "model",
+    save_version: str | None = None,
+    load_versions: Mapping[str, str] | None = None,
+    tags: Sequence[str] = (),
+    node_names: Sequence[str] = (),
 ) -> None:
-    """Run the named pipelines in one Kedro session; optionally copy the model out afterwards."""
+    """Run the named pipelines in one Kedro session; optionally copy the model out afterwards.
+
+    `save_version` replaces the session's own timestamp, so that every step of one SageMaker
+    Pipeline execution writes under the same version folder.
+    """
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project_path)
-    with KedroSession.create(
-        project_path=project_path, env=env, runtime_params=dict(runtime_params)
-    ) as session:
-        session.run(pipeline_names=list(pipeline_names))
+    with _session_id(save_version):
+        session = KedroSession.create(
+            project_path=project_path, env=env, runtime_params=dict(runtime_params)
+        )
+    with session:
+        session.run(
+            pipeline_names=list(pipeline_names),
+            tags=list(tags) or None,
+            node_names=list(node_names) or None,
+            load_versions=dict(load_versions or {}) or None,
+        )
         if export_model_to is not None and not any(export_model_to.iterdir()):
             # Only when the catalog kept the model elsewhere (S3): SageMaker packs /opt/ml/model.
-            model = session.load_context().catalog.load(model_dataset)
+            context = session.load_context()
+            # This run's model, even if another run saved a newer version meanwhile.
+            catalog = (
+                context.catalog
+                if save_version is None
+                else context._get_catalog(load_versions={model_dataset: save_version})
+            )
+            model = catalog.load(model_dataset)
             with (export_model_to / "model.pkl").open("wb") as file:
                 pickle.dump(model, file)
+
+
+@contextmanager
+def _session_id(save_version: str | None) -> Iterator[None]:
+    """Make KedroSession.create use `save_version` as its id (= the save version), if given."""
+    if save_version is None:
+        yield
+        return
+    from kedro.framework.session import session as session_module
+
+    original = session_module.generate_timestamp
+    session_module.generate_timestamp = lambda: save_version
+    try:
+        yield
+    finally:
+        session_module.generate_timestamp = original
 
 
 def write_failure_reason(path: Path, error: BaseException) -> None:
@@ -231,6 +277,12 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     os.environ.setdefault("KEDRO_METRIC_LINES", "true")
     hyperparameters = read_hyperparameters(paths.hyperparameters)
     runtime_params = hyperparameters_to_runtime_params(hyperparameters)
+    # A SageMaker Pipeline's training step names its nodes and versions in hyperparameters.
+    from .pipeline.execution import step_run_from_hyperparameters
+
+    step = step_run_from_hyperparameters(hyperparameters)
+    if step is not None:
+        pipeline_names = step.pipelines
     paths.model.mkdir(parents=True, exist_ok=True)
     layers = link_data_layers(
         _data_root(project_path),
@@ -248,8 +300,146 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
         runtime_params=runtime_params,
         export_model_to=paths.model,
         model_dataset=os.environ.get("SAGEMAKER_MODEL_DATASET", "model"),
+        **_step_selection(step),
     )
     remove_empty_layers(paths.output_data)
+    if step is not None:
+        link_execution_run(
+            project_path,
+            env,
+            execution_id=step.execution_id,
+            save_version=step.save_version,
+            step_name=step.name,
+        )
+
+
+def _step_selection(step: StepRun | None) -> dict[str, Any]:
+    """Return run_kedro's arguments for a pipeline step (none for a plain job)."""
+    if step is None:
+        return {}
+    logger.info(
+        "pipeline step %s: execution %s, save version %s, load versions %s",
+        step.name,
+        step.execution_id,
+        step.save_version,
+        json.dumps(dict(step.load_versions)),
+    )
+    return {
+        "save_version": step.save_version,
+        "load_versions": step.load_versions,
+        "tags": step.tags,
+        "node_names": step.nodes,
+    }
+
+
+def pipeline_step(paths: JobPaths, env: str, step: StepRun, params: Iterable[str]) -> None:
+    """Run a SageMaker Pipeline processing step: its nodes, the catalog moving the data (S3)."""
+    project_path = _project_path()
+    os.chdir(project_path)
+    run_kedro(
+        project_path,
+        env=env,
+        pipeline_names=step.pipelines,
+        runtime_params=parse_param_assignments(params),
+        **_step_selection(step),
+    )
+    link_execution_run(
+        project_path,
+        env,
+        execution_id=step.execution_id,
+        save_version=step.save_version,
+        step_name=step.name,
+    )
+
+
+def _tracking_client(project_path: Path, env: str) -> tuple[Any, str] | None:
+    """Return (MLflow client, experiment id) when a tracking server is configured, else None."""
+    from kedro.framework.session import KedroSession
+
+    from ..tracking.config import TrackingConfig
+    from ..tracking.hook import _tracking_conf
+
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        config = TrackingConfig.from_conf(_tracking_conf(session.load_context()))
+    # A local store inside a job's container is thrown away with it: nothing to link.
+    if not config.enabled or config.is_local_store():
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=config.store_uri(project_path))
+    experiment = client.get_experiment_by_name(config.experiment_name)
+    if experiment is None:
+        return None
+    return client, experiment.experiment_id
+
+
+def link_execution_run(
+    project_path: Path,
+    env: str,
+    *,
+    execution_id: str,
+    save_version: str,
+    step_name: str,
+    decision: Mapping[str, Any] | None = None,
+) -> None:
+    """Nest this step's MLflow run under the execution's run (when tracking has a server)."""
+    from .pipeline import execution_run
+
+    tracking = _tracking_client(project_path, env)
+    if tracking is None:
+        return
+    client, experiment_id = tracking
+    parent = execution_run.execution_run_id(client, experiment_id, execution_id, save_version)
+    adopted = execution_run.adopt_step_runs(client, experiment_id, parent, save_version, step_name)
+    if decision is not None:
+        execution_run.log_decision(client, parent, decision)
+    logger.info("MLflow: execution run %s, step runs %s", parent, ", ".join(adopted) or "none")
+
+
+def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
+    """Run the promotion gate step: score champion and challenger, write the decision files."""
+    import boto3
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from .pipeline import gate as promotion_gate
+    from .pipeline.definition import DECISION_FILE, GATE_OUTPUT, MODEL_QUALITY_FILE
+    from .pipeline.execution import save_version_from_start
+
+    project_path = _project_path()
+    os.chdir(project_path)
+    save_version = save_version_from_start(args.execution_start)
+    bootstrap_project(project_path)
+    with KedroSession.create(
+        project_path=project_path, env=env, runtime_params=parse_param_assignments(args.param)
+    ) as session:
+        context = session.load_context()
+        # The challenger and the holdout of this execution, not the newest ones in the bucket.
+        # Kedro pins load versions only through this method (no public one).
+        catalog = context._get_catalog(
+            load_versions={args.model_dataset: save_version, args.holdout_dataset: save_version}
+        )
+        challenger = catalog.load(args.model_dataset)
+        holdout = catalog.load(args.holdout_dataset)
+        params = context.params
+    aws = boto3.Session()
+    champion = promotion_gate.find_champion(
+        aws.client("sagemaker"), aws.client("s3"), args.model_package_group
+    )
+    result = promotion_gate.run_gate(challenger, champion, holdout, params, save_version)
+    logger.info("promotion decision: %s", result.decision.reason)
+    promotion_gate.write_gate_outputs(
+        paths.processing_output / GATE_OUTPUT, result, DECISION_FILE, MODEL_QUALITY_FILE
+    )
+    print(result.to_json(), flush=True)
+    link_execution_run(
+        project_path,
+        env,
+        execution_id=args.execution_id,
+        save_version=save_version,
+        step_name="PromotionGate",
+        decision=result.to_dict(),
+    )
 
 
 def process(paths: JobPaths, env: str, pipeline_name: str, params: Iterable[str]) -> None:
@@ -295,13 +485,52 @@ def _parser() -> argparse.ArgumentParser:
     process_parser.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="runtime parameter"
     )
+    _pipeline_parsers(sub, env_default)
     return parser
+
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--execution-start", required=True, help="Execution.StartDateTime")
+    parser.add_argument("--execution-id", required=True, help="Execution.PipelineExecutionId")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="runtime parameter"
+    )
+
+
+def _pipeline_parsers(sub: Any, env_default: str) -> None:
+    step_parser = sub.add_parser("step", help="a SageMaker Pipeline processing step")
+    step_parser.add_argument("--name", required=True, help="step name")
+    step_parser.add_argument("--env", default=env_default, help="Kedro environment")
+    step_parser.add_argument("--pipelines", required=True, help="comma-separated pipelines")
+    step_parser.add_argument("--tags", default="", help="comma-separated node tags")
+    step_parser.add_argument("--nodes", default="", help="comma-separated node names")
+    step_parser.add_argument(
+        "--pin-to-execution",
+        action="append",
+        default=[],
+        metavar="DATASET",
+        help="load DATASET at this execution's save version (an earlier step wrote it)",
+    )
+    step_parser.add_argument(
+        "--load-version",
+        action="append",
+        default=[],
+        metavar="DATASET=VERSION",
+        help="load DATASET at VERSION (empty: the newest)",
+    )
+    _execution_options(step_parser)
+    gate_parser = sub.add_parser("gate", help="the promotion gate step")
+    gate_parser.add_argument("--env", default=env_default, help="Kedro environment")
+    gate_parser.add_argument("--model-dataset", required=True)
+    gate_parser.add_argument("--holdout-dataset", required=True)
+    gate_parser.add_argument("--model-package-group", required=True)
+    _execution_options(gate_parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Return the exit code of the job named by `argv` (or exec any other command)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] not in {"train", "process", "-h", "--help"}:
+    if args_list and args_list[0] not in {"train", "process", "step", "gate", "-h", "--help"}:
         # Not a job: behave like a plain image (`docker run IMAGE kedro run`).
         os.execvp(args_list[0], args_list)  # noqa: S606
     args = _parser().parse_args(args_list)
@@ -312,8 +541,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.mode == "train":
             pipelines = [name.strip() for name in args.pipelines.split(",") if name.strip()]
             train(paths, args.env, pipelines)
-        else:
+        elif args.mode == "process":
             process(paths, args.env, args.pipeline, args.param)
+        elif args.mode == "step":
+            from .pipeline.execution import StepRun
+
+            step = StepRun.build(
+                name=args.name,
+                pipelines=args.pipelines,
+                tags=args.tags,
+                nodes=args.nodes,
+                execution_start=args.execution_start,
+                execution_id=args.execution_id,
+                pin_to_execution=args.pin_to_execution,
+                load_versions=args.load_version,
+            )
+            pipeline_step(paths, args.env, step, args.param)
+        else:
+            gate(paths, args.env, args)
     except SystemExit as stop:  # a monitoring verdict at its exit level (monitoring_hook.py)
         if not stop.code:
             return 0
