@@ -3,11 +3,14 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
+from .registry.hook import ModelRegistryHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
 
 # Hooks run in last-in-first-out order.
 HOOKS = (MlflowTrackingHook(), S3PreflightHook())
+# First in the tuple, so it runs after the tracking hook has closed the run it registers from.
+HOOKS = (ModelRegistryHook(), *HOOKS)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
