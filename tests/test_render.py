@@ -29,11 +29,12 @@ EXAMPLE = (True, False)
 EXAMPLE_ONLY = (
     "data/01_raw/customers.csv",
     "data/01_raw/customers_current.csv",
+    "data/01_raw/scoring_batch.csv",
     "conf/base/parameters_sample_data.yml",
     "notebooks/example.ipynb",
     "tests/test_run.py",
 )
-EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/",)
+EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/", "data/01_raw/batches/")
 GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
 
 # Every valid combination: no pair of options is invalid, so the matrix is the full product.

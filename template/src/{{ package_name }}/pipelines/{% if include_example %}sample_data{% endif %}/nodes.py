@@ -10,6 +10,11 @@ The data answers every pipeline a question with a known truth:
   monthly charges and data usage, a new contract mix, an unseen payment method), and concept
   drift: support calls matter more and tenure less (`CONCEPT_DRIFT`), so the relation between
   features and target changes too.
+* Later periods arrive as a sequence of labelled batches (`generate_labelled_batches`) whose
+  drift grows step by step towards the current batch's, and the newest period's batch arrives
+  without labels for scoring (`generate_scoring_batch`). The concept drift moves the true
+  relation, so a model retrained on the labelled batches beats the reference model on the
+  drifted distribution: the closed loop (score, monitor, retrain, promote) has an honest demo.
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ DRIFTED_FEATURES = (
 STABLE_FEATURES = ("region", "tenure_months", "support_calls")
 UNSEEN_CATEGORY = ("payment_method", "digital_wallet")
 CONCEPT_DRIFT = {"support_calls": (0.35, 0.9), "tenure_months": (-0.035, -0.01)}
+CURRENT_CONTRACT_MIX = (0.45, 0.30, 0.25)
+CURRENT_PAYMENT_MIX = {
+    "card": 0.32,
+    "bank_transfer": 0.22,
+    "electronic_check": 0.24,
+    "mailed_check": 0.14,
+    UNSEEN_CATEGORY[1]: 0.08,
+}
 
 CONTRACT_TYPES = ("month_to_month", "one_year", "two_year")
 PAYMENT_METHODS = ("card", "bank_transfer", "electronic_check", "mailed_check")
@@ -111,6 +124,41 @@ def generate_reference_batch(params: dict[str, Any]) -> pd.DataFrame:
     return _generate_batch(params["reference_rows"], params["seed"], id_prefix="R")
 
 
+def _drifted_settings(strength: float) -> dict[str, Any]:
+    """Return `_generate_batch` keyword arguments for drift `strength` (0 = reference, 1 = current).
+
+    Every shift, mix and effect moves linearly from the reference's value to the current batch's.
+    """
+    reference_payments = {
+        "card": 0.35,
+        "bank_transfer": 0.25,
+        "electronic_check": 0.25,
+        "mailed_check": 0.15,
+        UNSEEN_CATEGORY[1]: 0.0,
+    }
+    payments = {
+        method: (1.0 - strength) * share + strength * CURRENT_PAYMENT_MIX[method]
+        for method, share in reference_payments.items()
+    }
+    total = sum(payments.values())
+    return {
+        "age_shift": 6.0 * strength,
+        "charges_shift": 12.0 * strength,
+        "usage_shift": 0.4 * strength,
+        "contract_mix": tuple(
+            (1.0 - strength) * ref + strength * cur
+            for ref, cur in zip((0.55, 0.25, 0.20), CURRENT_CONTRACT_MIX, strict=True)
+        ),
+        "payment_mix": {method: share / total for method, share in payments.items()},
+        "support_effect": _interpolate(CONCEPT_DRIFT["support_calls"], strength),
+        "tenure_effect": _interpolate(CONCEPT_DRIFT["tenure_months"], strength),
+    }
+
+
+def _interpolate(bounds: tuple[float, float], strength: float) -> float:
+    return (1.0 - strength) * bounds[0] + strength * bounds[1]
+
+
 def generate_current_batch(params: dict[str, Any]) -> pd.DataFrame:
     """Return the current batch with deliberate covariate and concept drift, labelled."""
     return _generate_batch(
@@ -119,15 +167,46 @@ def generate_current_batch(params: dict[str, Any]) -> pd.DataFrame:
         age_shift=6.0,
         charges_shift=12.0,
         usage_shift=0.4,
-        contract_mix=(0.45, 0.30, 0.25),
-        payment_mix={
-            "card": 0.32,
-            "bank_transfer": 0.22,
-            "electronic_check": 0.24,
-            "mailed_check": 0.14,
-            UNSEEN_CATEGORY[1]: 0.08,
-        },
+        contract_mix=CURRENT_CONTRACT_MIX,
+        payment_mix=dict(CURRENT_PAYMENT_MIX),
         support_effect=CONCEPT_DRIFT["support_calls"][1],
         tenure_effect=CONCEPT_DRIFT["tenure_months"][1],
         id_prefix="N",
     )
+
+
+def generate_drifted_batch(
+    n_rows: int, seed: int, strength: float, id_prefix: str = "D"
+) -> pd.DataFrame:
+    """Return a labelled batch at drift `strength` (0 = reference, 1 = the current batch's drift)."""
+    return _generate_batch(n_rows, seed, **_drifted_settings(strength), id_prefix=id_prefix)
+
+
+def labelled_batch_name(position: int) -> str:
+    """Return the sortable partition name of the `position`-th labelled batch (1-based)."""
+    return f"batch_{position:03d}"
+
+
+def generate_labelled_batches(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Return {partition name: labelled batch}, the drift growing from batch to batch.
+
+    Batch k of n has drift strength `final_strength` * k / n, so the newest batch drifts most
+    (strength 1 is the current batch's drift).
+    """
+    settings = params["labelled_batches"]
+    count, final = int(settings["count"]), float(settings["final_strength"])
+    return {
+        labelled_batch_name(k): generate_drifted_batch(
+            int(settings["rows"]), params["seed"] + 10 + k, final * k / count, id_prefix="B"
+        )
+        for k in range(1, count + 1)
+    }
+
+
+def generate_scoring_batch(params: dict[str, Any]) -> pd.DataFrame:
+    """Return the newest period's batch without its label column: the batch to score."""
+    settings = params["scoring_batch"]
+    batch = generate_drifted_batch(
+        int(settings["rows"]), params["seed"] + 100, float(settings["strength"]), id_prefix="S"
+    )
+    return batch.drop(columns="churned")

@@ -1,12 +1,17 @@
-"""Pipeline that regenerates the bundled raw data (`kedro run --pipeline sample_data`)."""
+"""Pipeline that regenerates the bundled raw data (`kedro run --pipelines sample_data`)."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import generate_current_batch, generate_reference_batch
+from .nodes import (
+    generate_current_batch,
+    generate_labelled_batches,
+    generate_reference_batch,
+    generate_scoring_batch,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Return the pipeline writing `customers` and `customers_current` from parameters."""
+    """Return the pipeline writing every bundled raw dataset from parameters."""
     return Pipeline(
         [
             Node(
@@ -20,6 +25,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="params:sample_data",
                 outputs="customers_current",
                 name="generate_current_batch",
+            ),
+            Node(
+                generate_labelled_batches,
+                inputs="params:sample_data",
+                outputs="labelled_batches",
+                name="generate_labelled_batches",
+            ),
+            Node(
+                generate_scoring_batch,
+                inputs="params:sample_data",
+                outputs="scoring_batch",
+                name="generate_scoring_batch",
             ),
         ]
     )
