@@ -10,6 +10,8 @@ import click
 from kedro.framework.cli.project import run  # noqa: F401
 
 from .cli_versions import versions
+from .registry.cli import model_commands
+from .registry.retrain import retrain
 from .sagemaker.cli import sagemaker
 from .tracking.cli import mlflow_commands
 
@@ -22,3 +24,5 @@ def cli() -> None:
 cli.add_command(versions)
 cli.add_command(mlflow_commands)
 cli.add_command(sagemaker)
+cli.add_command(model_commands)
+cli.add_command(retrain)

@@ -96,7 +96,9 @@ def move_alias(  # noqa: PLR0913 - the audit record needs each of these
     )
     client.set_registered_model_alias(model_name, alias, str(version))
     stamp = change.changed_at.replace(":", "").replace("-", "").replace("+0000", "Z")
-    client.set_registered_model_tag(model_name, f"{AUDIT_TAG_PREFIX}{stamp}.{alias}", change.to_json())
+    client.set_registered_model_tag(
+        model_name, f"{AUDIT_TAG_PREFIX}{stamp}.{alias}", change.to_json()
+    )
     client.set_model_version_tag(model_name, str(version), f"{alias}.since", change.changed_at)
     if audit_log is not None:
         audit_log.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,9 @@ def model_commands() -> None:
 
 @model_commands.command(name="list")
 @ENV_OPTION
-@click.option("--metric", "metrics", multiple=True, help="Metric columns (default: roc_auc, log_loss).")
+@click.option(
+    "--metric", "metrics", multiple=True, help="Metric columns (default: roc_auc, log_loss)."
+)
 def list_versions(env: str | None, metrics: tuple[str, ...]) -> None:
     """List every version of the project's model: aliases, metrics, age, save version."""
     from .champion import redact_uri
@@ -176,5 +178,8 @@ def _age(delta: Any) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
     return "\n".join(line.rstrip() for line in lines)
