@@ -156,6 +156,7 @@ class ModelRegistryHook:
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Register the run's model (only reached when every node succeeded)."""
         model, context, settings = self._model, self._context, self._settings
+        metrics, example_source = self._metrics, self._example_source
         self._reset()
         if model is None or context is None or settings is None:
             return
@@ -173,12 +174,12 @@ class ModelRegistryHook:
         if run_id is not None:
             run_tags = client.get_run(run_id).data.tags
             tags.update({key: run_tags[key] for key in PROVENANCE_TAGS if key in run_tags})
-        tags.update(metric_tags(self._metrics))
+        tags.update(metric_tags(metrics))
         registered = register_model(
             registry_uri,
             name,
             model,
-            _input_example(model, self._example_source, settings.input_example_rows),
+            _input_example(model, example_source, settings.input_example_rows),
             run_id=run_id,
             tags=tags,
             settings=settings,

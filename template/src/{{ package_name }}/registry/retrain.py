@@ -154,6 +154,9 @@ class Retrain:
 
         if champion is None:
             trigger = "no champion: the first model becomes champion"
+        elif self.force:
+            # The verdict would not change what happens: spare the monitoring run.
+            trigger = "--force (monitoring skipped)"
         else:
             level, monitoring_run = self._monitor(champion)
             self.facts.update(monitoring_level=level, monitoring_run_id=monitoring_run)
@@ -163,8 +166,6 @@ class Retrain:
                 trigger = (
                     f"monitoring verdict {level!r} reaches retrain_on {self.settings.retrain_on!r}"
                 )
-            elif self.force:
-                trigger = f"--force (monitoring verdict {level!r})"
             else:
                 self._remember(newest, f"monitoring {level}: no retrain")
                 return self._skip(
@@ -314,13 +315,10 @@ class Retrain:
         from .registration import SAVE_VERSION_TAG
         from .retraining import holdout_frame
 
-        target = self.features["target"]
         parts = [("challenger test set", self._load("test_set", save_version))]
-        monitored = self.facts.get("monitoring_save_version")
-        if self.settings.training_set.holdout_newest_batch and monitored:
-            batch = self._load("current_set", monitored)
-            if target in batch.columns:
-                parts.append((f"newest batch {self.facts['newest_batch']}", batch))
+        newest = self.facts["newest_batch"]
+        if self.settings.training_set.holdout_newest_batch and newest is not None:
+            parts.append((f"newest batch {newest}", self._prepared_batch(newest)))
         seen = None
         if champion is not None:
             version = self.client.get_model_version(self.target.model_name, champion)
@@ -336,6 +334,14 @@ class Retrain:
             "dropped_seen_by_champion": dropped,
         }
         return frame, facts
+
+    def _prepared_batch(self, name: str) -> Any:
+        """Return labelled batch `name` checked and prepared as the model's input."""
+        from ..pipelines.data_processing.nodes import prepare_features, validator_for
+
+        raw = self._context().catalog.load("labelled_batches")[name]()
+        checked = validator_for(f"labelled batch {name}", require_target=True)(raw, self.features)
+        return prepare_features(checked, self.features)
 
     def _training_set_summary(self) -> dict[str, Any]:
         from .retraining import training_frame
@@ -354,8 +360,9 @@ class Retrain:
         """Save the decision as a versioned artefact and as MLflow tags; return where it is."""
         with self._session() as session:
             catalog = session.load_context()._get_catalog(save_version=outcome.save_version)
-            catalog.save(DECISION_DATASET, outcome.to_dict())
+            # Asked before saving: a versioned dataset refuses to name a path that exists.
             path = str(catalog.get(DECISION_DATASET)._get_save_path())
+            catalog.save(DECISION_DATASET, outcome.to_dict())
         name = self.target.model_name
         tags = {
             "promotion.promote": str(decision.promote).lower(),

@@ -142,6 +142,7 @@ class RetrainOutcome:
     trigger: str | None = None
     monitoring_level: str | None = None
     monitoring_run_id: str | None = None
+    monitoring_save_version: str | None = None
     training_run_id: str | None = None
     save_version: str | None = None
     training_set: dict[str, Any] | None = None
