@@ -68,7 +68,7 @@ def alias_version(client: Any, model_name: str, alias: str) -> str | None:
         return None
 
 
-def move_alias(  # noqa: PLR0913 - the audit record needs each of these
+def move_alias(
     client: Any,
     model_name: str,
     alias: str,

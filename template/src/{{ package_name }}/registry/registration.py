@@ -108,7 +108,7 @@ def ensure_registered_model(client: Any, name: str) -> None:
             client.get_registered_model(name)  # created meanwhile; anything else raises here
 
 
-def register_model(  # noqa: PLR0913 - every argument is a separate fact about the version
+def register_model(
     registry_uri: str,
     model_name: str,
     model: Any,

@@ -299,10 +299,8 @@ class Retrain:
         )
         decision_path = self._record(outcome, challenger, decision)
         changes = self._move_aliases(champion, challenger.version, decision, decision_path)
-        self._remember(
-            newest,
-            f"retrained: v{challenger.version} {'promoted' if decision.promote else 'not promoted'}",
-        )
+        verdict = "promoted" if decision.promote else "not promoted"
+        self._remember(newest, f"retrained: v{challenger.version} {verdict}")
         self.client.set_registered_model_tag(
             name, "retraining.last_retrain_at", outcome.finished_at
         )
@@ -393,14 +391,20 @@ class Retrain:
         from .aliases import CHALLENGER, CHAMPION, alias_version, clear_alias, move_alias
         from .retraining import RetrainRefused
 
-        name, audit = self.target.model_name, self.target.audit_log
+        name = self.target.model_name
+        record = {"decision": decision_path, "audit_log": self.target.audit_log}
         if champion is None:
-            return [move_alias(self.client, name, CHAMPION, version, kind="first_model",
-                               reason=decision.reason, decision=decision_path, audit_log=audit)]  # fmt: skip
+            first = move_alias(
+                self.client, name, CHAMPION, version, kind="first_model", reason=decision.reason,
+                **record,
+            )  # fmt: skip
+            return [first]
         if not decision.promote:
-            return [move_alias(self.client, name, CHALLENGER, version, kind="registered",
-                               reason=f"lost the promotion gate: {decision.reason}",
-                               decision=decision_path, audit_log=audit)]  # fmt: skip
+            lost = move_alias(
+                self.client, name, CHALLENGER, version, kind="registered",
+                reason=f"lost the promotion gate: {decision.reason}", **record,
+            )  # fmt: skip
+            return [lost]
         current = alias_version(self.client, name, CHAMPION)
         if current != champion:
             raise RetrainRefused(
@@ -408,8 +412,10 @@ class Retrain:
                 f"v{version} was judged against v{champion}, so it is not promoted. "
                 "Run `kedro retrain --force` to judge it against the new champion."
             )
-        change = move_alias(self.client, name, CHAMPION, version, kind="promoted",
-                            reason=decision.reason, decision=decision_path, audit_log=audit)  # fmt: skip
+        change = move_alias(
+            self.client, name, CHAMPION, version, kind="promoted", reason=decision.reason,
+            **record,
+        )  # fmt: skip
         clear_alias(self.client, name, CHALLENGER)
         return [change]
 
