@@ -7,8 +7,10 @@ metrics (tags `metric.<name>`). Which alias it gets is decided elsewhere (aliase
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any, Literal
@@ -108,7 +110,45 @@ def ensure_registered_model(client: Any, name: str) -> None:
             client.get_registered_model(name)  # created meanwhile; anything else raises here
 
 
-def register_model(
+@contextlib.contextmanager
+def using_store(uri: str, experiment_id: str | None = None) -> Iterator[None]:
+    """Point MLflow's fluent API (tracking, registry, experiment) at `uri` within the block.
+
+    MLflow keeps these as module globals and mirrors them in environment variables; both are
+    put back exactly afterwards, so nothing leaks into later sessions of the same process
+    (the tracking settings read MLFLOW_TRACKING_URI).
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+    environment = {name: os.environ.get(name) for name in names}
+    uris = tracking_utils._tracking_uri, registry_utils._registry_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if experiment_id is not None:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = uris
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def load_version(registry_uri: str, model_name: str, version: str) -> Any:
+    """Return version `version` of `model_name` loaded as a Python object."""
+    import mlflow.sklearn
+
+    with using_store(registry_uri):
+        return mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+
+
+def register_model(  # noqa: PLR0913 - every argument is a separate fact about the version
     registry_uri: str,
     model_name: str,
     model: Any,
@@ -120,20 +160,19 @@ def register_model(
 ) -> RegisteredVersion:
     """Return the new version of `model_name` holding `model`, logged with signature and example.
 
-    The model is logged as an MLflow LoggedModel and the version links to the training run by
-    `run_id`, so the run is not reopened (its status and end time stay as the run left them).
+    The model is logged as an MLflow LoggedModel in the run's experiment and the version links
+    to the run by `run_id`, so the run is not reopened (its status and end time stay as the
+    run left them).
     """
-    import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
     signature = None
     if input_example is not None:
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(registry_uri)
-    mlflow.set_registry_uri(registry_uri)
-    try:
+    client = registry_client(registry_uri)
+    experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
+    with using_store(registry_uri, experiment_id):
         info = mlflow.sklearn.log_model(
             model,
             name=MODEL_ARTIFACT,
@@ -143,13 +182,10 @@ def register_model(
             skops_trusted_types=list(settings.skops_trusted_types) or None,
             pip_requirements=pip_requirements(settings),
         )
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-    client = registry_client(registry_uri)
-    ensure_registered_model(client, model_name)
-    version = client.create_model_version(
-        model_name, source=info.model_uri, run_id=run_id, tags=dict(tags)
-    )
+        ensure_registered_model(client, model_name)
+        # Inside the block: MLflow resolves the `models:/m-...` source through the fluent store.
+        version = client.create_model_version(
+            model_name, source=info.model_uri, run_id=run_id, tags=dict(tags)
+        )
     logger.info("Registered %s version %s (run %s)", model_name, version.version, run_id)
     return RegisteredVersion(model_name, str(version.version), run_id, info.model_uri)

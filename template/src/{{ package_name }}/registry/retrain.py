@@ -258,11 +258,12 @@ class Retrain:
         """Score both models on one holdout, decide, record, then move the aliases."""
         from .champion import load_model_by_alias
         from .promotion import decide_promotion
+        from .registration import load_version
         from .retraining import RetrainOutcome, now_utc
 
         name = self.target.model_name
         holdout, holdout_facts = self._holdout(champion, save_version)
-        challenger_model = _load_version(self.target.registry_uri, name, challenger.version)
+        challenger_model = load_version(self.target.registry_uri, name, challenger.version)
         challenger_metrics = holdout_metrics(
             challenger_model, holdout, self.features, self.evaluation, self.bias
         )
@@ -418,21 +419,6 @@ class Retrain:
         )  # fmt: skip
         clear_alias(self.client, name, CHALLENGER)
         return [change]
-
-
-def _load_version(registry_uri: str, name: str, version: str) -> Any:
-    """Return registered model version `version` as a Python object (the registered artefact)."""
-    import mlflow
-    import mlflow.sklearn
-
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(registry_uri)
-    mlflow.set_registry_uri(registry_uri)
-    try:
-        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
 
 
 def holdout_metrics(
