@@ -148,7 +148,7 @@ def load_version(registry_uri: str, model_name: str, version: str) -> Any:
         return mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
 
 
-def register_model(  # noqa: PLR0913 - every argument is a separate fact about the version
+def register_model(
     registry_uri: str,
     model_name: str,
     model: Any,
