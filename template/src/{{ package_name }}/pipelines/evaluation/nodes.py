@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from ...scoring import predict_scores
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sklearn.pipeline import Pipeline as SklearnPipeline
@@ -22,7 +24,7 @@ def predict_test_set(
         {
             "id": test_set[features["id_column"]].to_numpy(),
             "y_true": test_set[features["target"]].to_numpy(),
-            "y_score": model.predict_proba(test_set[columns])[:, 1],
+            "y_score": predict_scores(model, test_set, columns),
         }
     )
     sensitive = features.get("sensitive_attribute")

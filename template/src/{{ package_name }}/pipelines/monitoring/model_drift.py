@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .severity import issue, worst_level
+
+if TYPE_CHECKING:
+    from .prediction_drift import PredictionDrift
+
+# Why performance was not measured, when the scores' distribution stands in for it.
+PREDICTION_DRIFT_STANDS_IN_FOR = frozenset({"no_labels", "too_few_labels", "one_class"})
 
 # Metrics where a smaller value is better: their "drop" is an increase.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier_score"})
@@ -94,6 +100,7 @@ def detect_model_drift(
     params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the model's metrics on the labelled current batch compared with the baseline."""
+    from ...scoring import predict_scores
     from ..evaluation.nodes import classification_metrics
 
     params = dict(params or {})
@@ -142,7 +149,7 @@ def detect_model_drift(
             f"the model cannot score the current batch: feature column(s) {missing} are missing",
         )
     try:
-        scores = model.predict_proba(labelled[columns])[:, 1]
+        scores = predict_scores(model, labelled, columns)
     except Exception as error:
         return stop(
             "fail",
@@ -171,3 +178,31 @@ def detect_model_drift(
 
 def _scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if _is_number(v)}
+
+
+def with_prediction_drift(
+    result: Mapping[str, Any], drift: PredictionDrift, model_source: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the model drift section with the prediction drift and the monitored model added.
+
+    When performance could not be measured for want of labels, the score distribution's drift
+    takes its place: its rows fill the metrics table and its level counts in the verdict. With
+    labels it is reported under `prediction_drift`, for information.
+    """
+    section = dict(result)
+    section["prediction_drift"] = drift.to_dict()
+    section["model"] = dict(model_source)
+    reasons = {finding["check"] for finding in section["issues"]}
+    if section["status"] == "skipped" and reasons & PREDICTION_DRIFT_STANDS_IN_FOR:
+        section["status"] = "prediction_drift"
+        section["metrics"] = drift.metric_rows()
+        section["level"] = worst_level([section["level"], drift.level])
+        section["summary"] = f"{section['summary']}; prediction drift: {drift.summary}"
+        if drift.level != "ok":
+            section["issues"] = [
+                *section["issues"],
+                issue(drift.level, "prediction_drift", drift.summary),
+            ]
+    if model_source["source"] != "champion":
+        section["summary"] = f"{section.get('summary', '')} [{model_source['note']}]"
+    return section

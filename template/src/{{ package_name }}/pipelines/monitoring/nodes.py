@@ -19,7 +19,8 @@ from .concept_drift import detect_concept_drift
 from .drift_report import build_monitoring_report, render_html_report
 from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
 from .feature_drift import DriftThresholds, detect_feature_drift
-from .model_drift import detect_model_drift
+from .model_drift import detect_model_drift, with_prediction_drift
+from .prediction_drift import PredictionDriftSettings, detect_prediction_drift
 
 logger = logging.getLogger(__name__)
 
@@ -82,23 +83,38 @@ def detect_data_drift(
     return json_ready(result)
 
 
-def detect_performance_drift(
-    model: Any,
+def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
+    monitored_model: Any,
     current_set: pd.DataFrame,
+    test_set: pd.DataFrame,
     evaluation_metrics: dict[str, Any],
     features: dict[str, Any],
     monitoring: dict[str, Any],
 ) -> dict[str, Any]:
-    """Return the model's metrics on the labelled current batch against the training baseline."""
+    """Return the model drift section: metrics on a labelled batch, else prediction drift.
+
+    The model is the registry's champion (or, without one, the newest trained model: the
+    section says so). Its scores on the batch are compared with its scores on the test set.
+    """
+    from ...scoring import predict_scores
+
+    model = monitored_model.model
     result = detect_model_drift(
         model, current_set, evaluation_metrics, features, monitoring.get("model_drift")
     )
+    columns = [*features["numeric"], *features["categorical"]]
+    drift = detect_prediction_drift(
+        predict_scores(model, test_set, columns),
+        predict_scores(model, current_set, columns),
+        PredictionDriftSettings(**monitoring["prediction_drift"]),
+    )
+    result = with_prediction_drift(result, drift, monitored_model.to_dict())
     logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
     return json_ready(result)
 
 
 def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
-    model: Any,
+    monitored_model: Any,
     train_set: pd.DataFrame,
     current_set: pd.DataFrame,
     features: dict[str, Any],
@@ -108,7 +124,7 @@ def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by po
 ) -> dict[str, Any]:
     """Return the concept drift checks: performance against input drift, attribution drift."""
     result = detect_concept_drift(
-        model,
+        monitored_model.model,
         train_set,
         current_set,
         features,

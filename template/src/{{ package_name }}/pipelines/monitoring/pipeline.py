@@ -22,7 +22,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             # The new batch goes through the same schema check and feature preparation as the
-            # reference; labels are optional (model drift is measured only when they exist).
+            # reference; labels are optional (performance is measured only when they exist, the
+            # scores' drift stands in otherwise). The model judged is `monitored_model`: the
+            # registry's champion, else the newest trained model.
             Node(
                 validator_for("customers_current", require_target=False),
                 inputs=["customers_current", "params:features"],
@@ -56,8 +58,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 detect_performance_drift,
                 inputs=[
-                    "model",
+                    "monitored_model",
                     "current_set",
+                    "test_set",
                     "evaluation_metrics",
                     "params:features",
                     "params:monitoring",
@@ -68,7 +71,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 detect_relationship_drift,
                 inputs=[
-                    "model",
+                    "monitored_model",
                     "train_set",
                     "current_set",
                     "params:features",

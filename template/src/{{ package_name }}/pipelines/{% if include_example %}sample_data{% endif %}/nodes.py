@@ -178,7 +178,7 @@ def generate_current_batch(params: dict[str, Any]) -> pd.DataFrame:
 def generate_drifted_batch(
     n_rows: int, seed: int, strength: float, id_prefix: str = "D"
 ) -> pd.DataFrame:
-    """Return a labelled batch at drift `strength` (0 = reference, 1 = the current batch's drift)."""
+    """Return a labelled batch at drift `strength` (0 = reference, 1 = the current batch's)."""
     return _generate_batch(n_rows, seed, **_drifted_settings(strength), id_prefix=id_prefix)
 
 

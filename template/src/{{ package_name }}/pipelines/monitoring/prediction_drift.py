@@ -1,0 +1,176 @@
+"""Prediction drift: has the distribution of the model's scores moved since the reference?
+
+With no labels, performance cannot be measured; the scores can. The model in service scores the
+reference (the held-out test set, from the training distribution) and the new batch; two
+statistics compare the two score distributions:
+
+* PSI (Population Stability Index) on the reference's quantile bins: a share of the batch moved
+  between score bands (< 0.1 stable, 0.1-0.25 moderate, > 0.25 major by convention);
+* the two-sample Kolmogorov-Smirnov statistic: the largest gap between the two cumulative
+  distributions (0 = identical, 1 = disjoint), independent of any binning.
+
+A shift in scores says the model now sees different customers or treats them differently; it
+does not say the model is wrong. It is the earliest signal available before labels arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .severity import worst_level
+
+
+class PredictionDriftSettings(BaseModel):
+    """The `monitoring.prediction_drift` parameters (parameters_monitoring.yml); no defaults."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    psi_bins: int = Field(ge=2)
+    psi_warn: float = Field(gt=0)
+    psi_fail: float = Field(gt=0)
+    ks_warn: float = Field(gt=0, le=1)
+    ks_fail: float = Field(gt=0, le=1)
+    # Floor for empty PSI bins (avoids log(0)).
+    psi_epsilon: float = Field(gt=0)
+    # Fewer scored rows on either side: the comparison is a warning, not a verdict.
+    min_rows: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _fail_above_warn(self) -> PredictionDriftSettings:
+        for name in ("psi", "ks"):
+            warn, fail = getattr(self, f"{name}_warn"), getattr(self, f"{name}_fail")
+            if fail < warn:
+                raise ValueError(
+                    f"{name}_fail ({fail}) must not be smaller than {name}_warn ({warn})"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class PredictionDrift:
+    """The comparison of the model's scores on the batch with its scores on the reference."""
+
+    level: str
+    summary: str
+    psi: float
+    ks_statistic: float
+    reference_rows: int
+    current_rows: int
+    reference_mean_score: float
+    current_mean_score: float
+    psi_warn: float
+    psi_fail: float
+    ks_warn: float
+    ks_fail: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the comparison as a JSON-ready dict."""
+        return asdict(self)
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        """Return the two statistics as rows of the monitoring report's model table."""
+        return [
+            _row("score_psi", self.psi, self.psi_warn, self.psi_fail),
+            _row("score_ks", self.ks_statistic, self.ks_warn, self.ks_fail),
+        ]
+
+
+def _row(metric: str, value: float, warn: float, fail: float) -> dict[str, Any]:
+    level = "fail" if value >= fail else "warn" if value >= warn else "ok"
+    return {
+        "metric": metric,
+        "baseline": 0.0,
+        "current": value,
+        "drop": value,
+        "tolerated_drop": warn,
+        "failing_drop": fail,
+        "level": level,
+        "message": f"{metric} = {value:.4f} (warn at {warn}, fail at {fail})",
+    }
+
+
+def population_stability_index(
+    reference: np.ndarray, current: np.ndarray, bins: int, epsilon: float
+) -> float:
+    """Return the PSI of `current` against `reference` on the reference's quantile bins."""
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1))[1:-1])
+    bins_of = edges.size + 1
+    expected = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=bins_of)
+    actual = np.bincount(np.searchsorted(edges, current, side="right"), minlength=bins_of)
+    expected_share = np.maximum(expected / expected.sum(), epsilon)
+    actual_share = np.maximum(actual / actual.sum(), epsilon)
+    return float(np.sum((actual_share - expected_share) * np.log(actual_share / expected_share)))
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+    """Return the two-sample Kolmogorov-Smirnov statistic (largest gap between the two CDFs)."""
+    reference, current = np.sort(reference), np.sort(current)
+    points = np.concatenate([reference, current])
+    gap = (
+        np.searchsorted(reference, points, side="right") / reference.size
+        - np.searchsorted(current, points, side="right") / current.size
+    )
+    return float(np.max(np.abs(gap)))
+
+
+def detect_prediction_drift(
+    reference_scores: np.ndarray,
+    current_scores: np.ndarray,
+    settings: PredictionDriftSettings | Mapping[str, Any],
+) -> PredictionDrift:
+    """Return the prediction drift of `current_scores` against `reference_scores`."""
+    if not isinstance(settings, PredictionDriftSettings):
+        settings = PredictionDriftSettings(**settings)
+    reference = np.asarray(reference_scores, dtype=np.float64)
+    current = np.asarray(current_scores, dtype=np.float64)
+    reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if min(reference.size, current.size) < settings.min_rows:
+        return PredictionDrift(
+            level="warn",
+            summary=(
+                f"too few scored rows to compare ({reference.size} reference, {current.size} "
+                f"current; at least {settings.min_rows}, monitoring.prediction_drift.min_rows)"
+            ),
+            psi=float("nan"),
+            ks_statistic=float("nan"),
+            reference_rows=int(reference.size),
+            current_rows=int(current.size),
+            reference_mean_score=float(np.mean(reference)) if reference.size else float("nan"),
+            current_mean_score=float(np.mean(current)) if current.size else float("nan"),
+            psi_warn=settings.psi_warn,
+            psi_fail=settings.psi_fail,
+            ks_warn=settings.ks_warn,
+            ks_fail=settings.ks_fail,
+        )
+    psi = population_stability_index(reference, current, settings.psi_bins, settings.psi_epsilon)
+    ks = ks_statistic(reference, current)
+    rows = [
+        _row("score_psi", psi, settings.psi_warn, settings.psi_fail),
+        _row("score_ks", ks, settings.ks_warn, settings.ks_fail),
+    ]
+    level = worst_level(r["level"] for r in rows)
+    summary = (
+        f"scores moved: PSI {psi:.3f}, KS {ks:.3f}; mean score {np.mean(reference):.3f} -> "
+        f"{np.mean(current):.3f} on {current.size} rows"
+        if level != "ok"
+        else f"scores stable: PSI {psi:.3f}, KS {ks:.3f} on {current.size} rows"
+    )
+    return PredictionDrift(
+        level=level,
+        summary=summary,
+        psi=psi,
+        ks_statistic=ks,
+        reference_rows=int(reference.size),
+        current_rows=int(current.size),
+        reference_mean_score=float(np.mean(reference)),
+        current_mean_score=float(np.mean(current)),
+        psi_warn=settings.psi_warn,
+        psi_fail=settings.psi_fail,
+        ks_warn=settings.ks_warn,
+        ks_fail=settings.ks_fail,
+    )
