@@ -73,10 +73,9 @@ def predictions_model_versions(project: Path) -> set[str]:
     """Return the model versions the newest batch predictions name."""
     import pandas as pd
 
-    path = newest(project, "07_model_output/batch_predictions*/*/*")
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    column = next(c for c in frame.columns if "version" in c.lower())
-    return {str(v) for v in frame[column].unique()}
+    path = newest(project, "07_model_output/batch_predictions.parquet/*/*")
+    frame = pd.read_parquet(path)
+    return {str(v) for v in frame["model_version"].unique()}
 
 
 class TestClosedLoop:

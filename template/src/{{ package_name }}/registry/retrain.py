@@ -24,7 +24,7 @@ DECISION_DATASET = "promotion_decision"
 MONITORING_PIPELINE = "retraining_monitoring"
 TRAINING_PIPELINE = "retraining"
 # The champion's own artefacts that monitoring compares the newest batch with.
-CHAMPION_INPUTS = ("model", "train_set", "evaluation_metrics")
+CHAMPION_INPUTS = ("model", "train_set", "test_set", "evaluation_metrics")
 
 
 def _split_params(ctx: click.Context, param: Any, value: Any) -> Any:
