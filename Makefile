@@ -35,8 +35,9 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 	@# (exit 1); demo_summary.py then checks that the monitoring report was written.
 	-$(MAKE) -C $(DEMO_DIR) monitor
 	@# The closed loop: monitor the newest labelled batch, retrain, and let the promotion gate
-	@# decide (demo_summary.py prints the decision and the registry's versions).
+	@# decide; `score` then uses the champion it left (demo_summary.py prints the decision).
 	$(MAKE) -C $(DEMO_DIR) retrain RETRAIN_ARGS="--output retrain-outcome.json"
+	$(MAKE) -C $(DEMO_DIR) score
 	$(MAKE) -C $(DEMO_DIR) models
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
