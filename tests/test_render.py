@@ -35,7 +35,11 @@ EXAMPLE_ONLY = (
     "tests/test_run.py",
 )
 EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/", "data/01_raw/batches/")
-GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
+GITHUB_ONLY = (
+    ".github/workflows/ci.yml",
+    ".github/workflows/retrain.yml",
+    ".github/workflows/template-update.yml",
+)
 
 # Every valid combination: no pair of options is invalid, so the matrix is the full product.
 MATRIX = list(itertools.product(PYTHON_VERSIONS, LICENSES, CI_PROVIDERS, EXAMPLE))

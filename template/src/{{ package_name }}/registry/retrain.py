@@ -23,6 +23,8 @@ LOCK_FILE = Path("data/09_registry/retrain.lock")
 DECISION_DATASET = "promotion_decision"
 MONITORING_PIPELINE = "retraining_monitoring"
 TRAINING_PIPELINE = "retraining"
+# With no labelled batch at all the training set is the reference: the default training run.
+REFERENCE_ONLY_PIPELINE = "__default__"
 # The champion's own artefacts that monitoring compares the newest batch with.
 CHAMPION_INPUTS = ("model", "train_set", "test_set", "evaluation_metrics")
 
@@ -132,7 +134,7 @@ class Retrain:
         ensure_registered_model(self.client, name)
         state = self.client.get_registered_model(name).tags
         champion = alias_version(self.client, name, CHAMPION)
-        batches = sorted(context.catalog.load("labelled_batches"))
+        batches = sorted(labelled_partitions(context.catalog))
         newest = batches[-1] if batches else None
         self.facts.update(newest_batch=newest, champion_version_before=champion)
 
@@ -232,7 +234,8 @@ class Retrain:
         from .hook import deferred_aliases
 
         with deferred_aliases() as deferral:
-            save_version, error = self._run(TRAINING_PIPELINE)
+            pipeline = TRAINING_PIPELINE if newest is not None else REFERENCE_ONLY_PIPELINE
+            save_version, error = self._run(pipeline)
         if error is not None:
             raise error  # nothing registered: a failed run never reaches registration
         if not deferral.registered:
@@ -338,7 +341,7 @@ class Retrain:
         """Return labelled batch `name` checked and prepared as the model's input."""
         from ..pipelines.data_processing.nodes import prepare_features, validator_for
 
-        raw = self._context().catalog.load("labelled_batches")[name]()
+        raw = labelled_partitions(self._context().catalog)[name]()
         checked = validator_for(f"labelled batch {name}", require_target=True)(raw, self.features)
         return prepare_features(checked, self.features)
 
@@ -346,7 +349,7 @@ class Retrain:
         from .retraining import training_frame
 
         context = self._context()
-        batches = context.catalog.load("labelled_batches")
+        batches = labelled_partitions(context.catalog)
         _, summary = training_frame(
             context.catalog.load("customers"),
             [(n, batches[n]()) for n in sorted(batches)],
@@ -419,6 +422,18 @@ class Retrain:
         )  # fmt: skip
         clear_alias(self.client, name, CHALLENGER)
         return [change]
+
+
+def labelled_partitions(catalog: Any) -> dict[str, Any]:
+    """Return the labelled batches (name -> loader); none when the folder holds no batch."""
+    from kedro.io import DatasetError
+
+    try:
+        return dict(catalog.load("labelled_batches"))
+    except DatasetError as error:
+        if "No partitions found" not in str(error):
+            raise
+        return {}
 
 
 def holdout_metrics(
