@@ -12,7 +12,7 @@ import os
 import subprocess
 import textwrap
 from pathlib import Path
-from subprocess import PIPE
+from subprocess import STDOUT
 from typing import Any
 
 import pytest
@@ -207,13 +207,18 @@ class TestClosedLoop:
         env = project_env(project)
         kedro = str(Path(env["PATH"].split(os.pathsep)[0]) / "kedro")
         command = [kedro, "retrain", "--force", "--params", NO_COOLDOWN]
-        processes = [
-            subprocess.Popen(command, cwd=project, env=env, text=True, stdout=PIPE, stderr=PIPE)
-            for _ in range(2)
-        ]
-        results = [(p.wait(timeout=1500), *p.communicate()) for p in processes]
-        assert sorted(code for code, _, _ in results) == [0, REFUSED], results
-        refused = next(out + err for code, out, err in results if code == REFUSED)
+        # Output goes to files: a full pipe would stall a process that logs a lot.
+        logs = [project / f"concurrent-{i}.log" for i in range(2)]
+        processes = []
+        for log in logs:
+            with log.open("w") as sink:
+                processes.append(
+                    subprocess.Popen(command, cwd=project, env=env, stdout=sink, stderr=STDOUT)
+                )
+        codes = [process.wait(timeout=1500) for process in processes]
+        results = [(code, log.read_text()) for code, log in zip(codes, logs, strict=True)]
+        assert sorted(codes) == [0, REFUSED], [(code, out[-3000:]) for code, out in results]
+        refused = next(out for code, out in results if code == REFUSED)
         assert "another retrain is running" in refused
         changes = [json.loads(line) for line in audit.read_text().splitlines()[seen:]]
         promotions = [c for c in changes if c["alias"] == "champion" and c["kind"] == "promoted"]
