@@ -49,6 +49,11 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 	@# The sample's current batch drifts on purpose, so the monitoring job ends with its alert
 	@# (exit 1); demo_summary.py then checks that the monitoring report was written.
 	-$(DEMO_MAKE) monitor
+	@# The closed loop: monitor the newest labelled batch, retrain, and let the promotion gate
+	@# decide; `score` then uses the champion it left (demo_summary.py prints the decision).
+	$(DEMO_MAKE) retrain RETRAIN_ARGS="--output retrain-outcome.json"
+	$(DEMO_MAKE) score
+	$(DEMO_MAKE) models
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
 # pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a

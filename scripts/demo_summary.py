@@ -49,6 +49,36 @@ def main() -> int:
         return 1
     verdict = json.loads(report.read_text())["level"]
     print(f"  monitoring verdict on the current batch: {verdict} (the sample drifts on purpose)")
+    return print_retrain(project)
+
+
+def print_retrain(project: Path) -> int:
+    """Print what `kedro retrain` decided; return 1 if it left no outcome behind."""
+    path = project / "retrain-outcome.json"
+    if not path.exists():
+        print("the retrain left no outcome behind (retrain-outcome.json)", file=sys.stderr)
+        return 1
+    outcome = json.loads(path.read_text())
+    print(f"  retrain: {outcome['action']} ({outcome['trigger'] or 'no trigger'})")
+    decision = outcome["decision"]
+    if decision is None:
+        print(f"    {outcome['reason']}")
+        return 0
+    champion = "none" if decision["champion"] is None else f"{decision['champion']:.4f}"
+    print(
+        f"    promotion gate on {outcome['holdout']['rows']} holdout rows: "
+        f"{decision['primary_metric']} champion v{decision['champion_version']} {champion}, "
+        f"challenger v{decision['challenger_version']} {decision['challenger']:.4f}"
+    )
+    for guard in decision["guards"]:
+        print(
+            f"    guard {guard['metric']}: champion {guard['champion']}, challenger "
+            f"{guard['challenger']:.4f}, tolerance {guard['tolerance']} -> "
+            f"{'ok' if guard['passed'] else 'FAILED'}"
+        )
+    verdict = "PROMOTED" if decision["promote"] else "kept the champion"
+    print(f"    {verdict}: {decision['reason']}")
+    print(f"    champion now: v{outcome['champion_version_after']}")
     return 0
 
 

@@ -38,7 +38,11 @@ EXAMPLE_ONLY = (
     "tests/test_run.py",
 )
 EXAMPLE_ONLY_DIRS = ("src/churn_prediction/pipelines/sample_data/", "data/01_raw/batches/")
-GITHUB_ONLY = (".github/workflows/ci.yml", ".github/workflows/template-update.yml")
+GITHUB_ONLY = (
+    ".github/workflows/ci.yml",
+    ".github/workflows/retrain.yml",
+    ".github/workflows/template-update.yml",
+)
 
 # No pair of options is invalid. Each option changes its own files (the lock, LICENSE, the
 # workflows, the sample), and only ci_provider and include_example change the file set, so a set

@@ -11,6 +11,8 @@ from kedro.framework.cli.project import run  # noqa: F401
 
 from .cli_monitoring import monitoring_commands
 from .cli_versions import versions
+from .registry.cli import model_commands
+from .registry.retrain import retrain
 from .sagemaker.cli import sagemaker
 from .tracking.cli import mlflow_commands
 
@@ -24,3 +26,5 @@ cli.add_command(versions)
 cli.add_command(mlflow_commands)
 cli.add_command(sagemaker)
 cli.add_command(monitoring_commands)
+cli.add_command(model_commands)
+cli.add_command(retrain)

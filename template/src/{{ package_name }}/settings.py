@@ -4,6 +4,7 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every s
 """
 
 from .monitoring_hook import MonitoringAlertHook
+from .registry.hook import ModelRegistryHook
 from .run_summary_hook import RunSummaryHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
@@ -14,9 +15,16 @@ ignore_dependency_warnings()
 # One tracking hook per process: later hooks read its MLflow run (`tracked_run`).
 TRACKING = MlflowTrackingHook()
 
-# Hooks run in last-in-first-out order: the summary comes after the MLflow run has ended, and
-# MonitoringAlertHook (also `trylast`) ends a monitoring run with its exit status after all others.
-HOOKS = (MonitoringAlertHook(), RunSummaryHook(TRACKING), TRACKING, S3PreflightHook())
+# Hooks run in last-in-first-out order: the registry hook registers the model after the tracking
+# hook has closed the run, the summary comes after that, and MonitoringAlertHook (also `trylast`)
+# ends a monitoring run with its exit status after all others.
+HOOKS = (
+    MonitoringAlertHook(),
+    RunSummaryHook(TRACKING),
+    ModelRegistryHook(),
+    TRACKING,
+    S3PreflightHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -44,10 +44,11 @@ def redact_uri(uri: str) -> str:
 
 def load_model_by_alias(registry_uri: str, model_name: str, alias: str) -> ServedModel:
     """Return the registered model version that `alias` points to, loaded as a Python object."""
-    import mlflow
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
+    from .registration import load_version, registry_client
+
+    client = registry_client(registry_uri)
     try:
         version = client.get_model_version_by_alias(model_name, alias)
     except MlflowException as error:
@@ -55,14 +56,7 @@ def load_model_by_alias(registry_uri: str, model_name: str, alias: str) -> Serve
             f"the registry at {redact_uri(registry_uri)} has no {alias!r} version of model "
             f"{model_name!r}: train one first (`kedro run`)"
         ) from error
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(registry_uri)
-    mlflow.set_registry_uri(registry_uri)
-    try:
-        model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
+    model = load_version(registry_uri, model_name, str(version.version))
     return ServedModel(model, model_name, str(version.version), alias, version.run_id)
 
 

@@ -1,0 +1,47 @@
+"""Nodes that pick the labelled batches a retrain learns from."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from ...registry.retraining import TrainingSetSettings, training_frame
+
+logger = logging.getLogger(__name__)
+
+
+def newest_partition(partitions: dict[str, Callable[[], pd.DataFrame]]) -> pd.DataFrame:
+    """Return the newest labelled batch (partition names sort oldest to newest)."""
+    if not partitions:
+        raise ValueError(
+            "labelled_batches holds no batch: add labelled CSVs to its folder (catalog.yml) "
+            "before monitoring or retraining on them"
+        )
+    name = max(partitions)
+    logger.info("newest labelled batch: %s", name)
+    return partitions[name]()
+
+
+def build_training_data(
+    customers: pd.DataFrame,
+    labelled_batches: dict[str, Callable[[], pd.DataFrame]],
+    training_set: dict[str, Any],
+    features: dict[str, Any],
+) -> pd.DataFrame:
+    """Return the raw rows that train the challenger: the reference plus batches, by policy."""
+    settings = TrainingSetSettings(**training_set)
+    batches = [(name, labelled_batches[name]()) for name in sorted(labelled_batches)]
+    frame, summary = training_frame(customers, batches, settings, features["target"])
+    logger.info(
+        "training set (%s): %d rows from %s%s",
+        summary.policy,
+        summary.rows,
+        ", ".join(summary.parts),
+        f"; {summary.held_out_batch} held out for the promotion gate"
+        if summary.held_out_batch
+        else "",
+    )
+    return frame

@@ -1,0 +1,209 @@
+"""The Kedro hook that registers the model of every successful run in the MLflow model registry.
+
+Registered in settings.py *before* the tracking hook: hooks run last-in-first-out, so this one's
+`after_pipeline_run` runs after the tracking hook has closed the run, and finds it FINISHED by
+its save version. A failed or interrupted run never reaches `after_pipeline_run`: nothing is
+registered.
+
+The first model ever registered becomes champion; later ones become challenger, until the
+promotion gate or a person decides. Inside `kedro retrain` (see `deferred_aliases`) no alias
+moves at registration: the retrain moves them only once the whole retrain has succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+
+from ..metric_lines import scalar_metrics
+from .aliases import CHALLENGER, CHAMPION, alias_version, move_alias
+from .registration import (
+    RUN_ID_TAG,
+    SAVE_VERSION_TAG,
+    RegisteredVersion,
+    RegistrySettings,
+    find_run,
+    metric_tags,
+    register_model,
+    registry_client,
+)
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.pipeline import Node
+
+logger = logging.getLogger(__name__)
+
+AUDIT_LOG = Path("data/09_registry/alias_changes.jsonl")
+# Run tags of the tracking hook copied onto the version: data versions, code, environment.
+PROVENANCE_TAGS = (
+    "kedro.load_versions",
+    "kedro.input_digests",
+    "kedro.env",
+    "kedro.pipelines",
+    "git.commit",
+    "git.dirty",
+    "project.version",
+)
+
+
+class _Deferral:
+    """What `kedro retrain` learns from the runs it starts: the versions they registered."""
+
+    def __init__(self) -> None:
+        self.registered: list[RegisteredVersion] = []
+
+
+_deferral: _Deferral | None = None
+
+
+@contextlib.contextmanager
+def deferred_aliases() -> Iterator[_Deferral]:
+    """Within this block, register without moving any alias; yield what was registered."""
+    global _deferral  # noqa: PLW0603 - one retrain per process, and the hook is a singleton
+    previous, _deferral = _deferral, _Deferral()
+    try:
+        yield _deferral
+    finally:
+        _deferral = previous
+
+
+def registry_settings(params: Mapping[str, Any]) -> RegistrySettings:
+    """Return the validated `model_registry` parameters."""
+    return RegistrySettings(**params["model_registry"])
+
+
+def tracking_settings(context: KedroContext) -> Any:
+    """Return the project's TrackingConfig (tracking.yml of the session's environment)."""
+    from kedro.config import MissingConfigException
+
+    from ..tracking.config import TrackingConfig
+
+    try:
+        conf = context.config_loader["tracking"]
+    except (MissingConfigException, KeyError):
+        conf = {}
+    return TrackingConfig.from_conf((conf or {}).get("tracking") or {})
+
+
+def registered_model_name(context: KedroContext) -> str:
+    """Return the registered model's name (globals.yml `registry.model_name`)."""
+    return str(context.config_loader["globals"]["registry"]["model_name"])
+
+
+class ModelRegistryHook:
+    """Register the model a successful `kedro run` saved as a new registry version."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+        self._settings: RegistrySettings | None = None
+        self._save_version: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._model: Any = None
+        self._example_source: Any = None
+        self._metrics: dict[str, float] = {}
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Remember the context; settings are validated when a run saves a model."""
+        self._context = context
+
+    @hook_impl
+    def after_catalog_created(self, save_version: str) -> None:
+        """Remember the save version the run writes under (the version's provenance)."""
+        self._save_version = save_version
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Forget anything a previous session of this process left behind."""
+        self._reset()
+        if self._context is not None:
+            self._settings = registry_settings(self._context.params)
+
+    @hook_impl
+    def before_node_run(self, node: Node, inputs: dict[str, Any]) -> None:
+        """Keep the training frame of the node that makes the model (for the input example)."""
+        settings = self._settings
+        if settings is None or settings.model_dataset not in node.outputs:
+            return
+        import pandas as pd
+
+        for value in inputs.values():
+            if isinstance(value, pd.DataFrame):
+                self._example_source = value
+                return
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        """Keep the saved model and the scalars of the metric datasets."""
+        settings = self._settings
+        if settings is None:
+            return
+        if dataset_name == settings.model_dataset:
+            self._model = data
+        prefix = settings.metric_datasets.get(dataset_name)
+        if prefix is not None and isinstance(data, Mapping):
+            self._metrics.update(scalar_metrics(data, prefix=prefix))
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Register the run's model (only reached when every node succeeded)."""
+        model, context, settings = self._model, self._context, self._settings
+        metrics, example_source = self._metrics, self._example_source
+        self._reset()
+        if model is None or context is None or settings is None:
+            return
+        tracking = tracking_settings(context)
+        if not tracking.enabled:
+            logger.info("Tracking is disabled: the model is not registered in MLflow.")
+            return
+        project_path = Path(context.project_path)
+        registry_uri = tracking.store_uri(project_path)
+        name = registered_model_name(context)
+        save_version = self._save_version or run_params["run_id"]
+        client = registry_client(registry_uri)
+        run_id = find_run(client, tracking.experiment_name, save_version)
+        tags = {SAVE_VERSION_TAG: save_version, RUN_ID_TAG: run_params["run_id"]}
+        if run_id is not None:
+            run_tags = client.get_run(run_id).data.tags
+            tags.update({key: run_tags[key] for key in PROVENANCE_TAGS if key in run_tags})
+        tags.update(metric_tags(metrics))
+        registered = register_model(
+            registry_uri,
+            name,
+            model,
+            _input_example(model, example_source, settings.input_example_rows),
+            run_id=run_id,
+            tags=tags,
+            settings=settings,
+        )
+        if _deferral is not None:
+            _deferral.registered.append(registered)
+            return
+        audit = project_path / AUDIT_LOG
+        if alias_version(client, name, CHAMPION) is None:
+            move_alias(
+                client, name, CHAMPION, registered.version, kind="first_model",
+                reason="the first model registered becomes champion", audit_log=audit,
+            )  # fmt: skip
+        else:
+            move_alias(
+                client, name, CHALLENGER, registered.version, kind="registered",
+                reason="newly trained: challenger until promoted (`kedro model promote`)",
+                audit_log=audit,
+            )  # fmt: skip
+
+
+def _input_example(model: Any, frame: Any, rows: int) -> Any:
+    """Return the first rows of the model's input columns, or None when they are unknown."""
+    columns = getattr(model, "feature_names_in_", None)
+    if frame is None or columns is None:
+        return None
+    return frame[list(columns)].head(rows).reset_index(drop=True)
