@@ -7,9 +7,9 @@ from kedro.pipeline import Pipeline
 
 # Pipelines that `kedro run` (the `__default__` pipeline: data processing, training, evaluation,
 # explainability) leaves out. `sample_data` regenerates the bundled raw data. `inference` scores a
-# batch with the registry's champion (`make score`). `monitoring` checks a new batch against the trained model on its own schedule (`kedro run --pipeline monitoring`),
-# and exits non-zero on a failing verdict: a drifted batch must fail the monitoring job, not the
-# training run.
+# batch with the registry's champion (`make score`). `monitoring` checks a new batch against the
+# champion on its own schedule (`kedro run --pipelines monitoring`) and exits non-zero on a
+# failing verdict: a drifted batch must fail the monitoring job, not the training run.
 # `kedro retrain` runs `retraining` and `retraining_monitoring` (docs/closed-loop.md).
 EXCLUDED_FROM_DEFAULT = frozenset(
     {"sample_data", "monitoring", "inference", "retraining", "retraining_monitoring"}
