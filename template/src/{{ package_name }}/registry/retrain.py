@@ -108,11 +108,15 @@ class Retrain:
 
     def _run(self, pipeline: str, load_versions: dict[str, str] | None = None) -> tuple[str, Any]:
         """Run `pipeline` in a new session; return (its save version, the error it raised)."""
+        from ..monitoring_hook import MonitoringVerdictExit
+
         with self._session() as session:
             save_version = session.session_id
             try:
                 session.run(pipeline_names=[pipeline], load_versions=load_versions or {})
-            except Exception as error:  # the caller decides whether this error is a verdict
+            # A failing monitoring verdict ends a monitoring run with MonitoringVerdictExit (a
+            # SystemExit, no traceback); here it is the retrain's input, read from the report.
+            except (Exception, MonitoringVerdictExit) as error:
                 return save_version, error
         return save_version, None
 
