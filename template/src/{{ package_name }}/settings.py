@@ -3,11 +3,12 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
+from .run_manifest_hook import RunManifestHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
 
 # Hooks run in last-in-first-out order.
-HOOKS = (MlflowTrackingHook(), S3PreflightHook())
+HOOKS = (RunManifestHook(), MlflowTrackingHook(), S3PreflightHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
