@@ -94,6 +94,14 @@ def validate_schema(
         if bad.any():
             examples = raw.loc[bad, col].astype(str).unique()[:3].tolist()
             problems.append(f"column {col!r} must be numeric, found {examples}")
+    if require_target:
+        # A feature without a single value cannot be learnt from (and breaks the model's binning).
+        empty = [col for col in model_columns(features) if raw[col].isna().all()]
+        if empty:
+            problems.append(
+                f"feature column(s) {empty} have no values (all {len(raw)} missing): fill them "
+                "or remove them from features.numeric/categorical"
+            )
     target_name = features["target"]
     if target_name in raw.columns:
         target = pd.to_numeric(raw[target_name], errors="coerce")
