@@ -67,12 +67,13 @@ def _run_status(version: str, complete: frozenset[str] | None) -> str:
     return "complete" if version in complete else "INCOMPLETE"
 
 
-def _print_versions(  # noqa: PLR0913 - one table, its columns
+def _print_versions(
     name: str,
     location: Any,
     found: list,
     count: int,
     env_flag: str,
+    *,
     complete: frozenset[str] | None,
 ) -> None:
     """Print one dataset's versions as a table, newest first."""
@@ -185,7 +186,7 @@ def list_versions_command(
         click.echo(f"Details: kedro versions list <dataset>{env_flag}")
         return
     for name, (location, found, count) in report.items():
-        _print_versions(name, location, found, count, env_flag, complete)
+        _print_versions(name, location, found, count, env_flag, complete=complete)
 
 
 @versions.command(name="upload")

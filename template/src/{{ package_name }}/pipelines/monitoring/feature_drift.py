@@ -314,7 +314,8 @@ def detect_feature_drift(
             f"{min_rows} needed (monitoring.validation.min_rows)"
         )
         findings.append(issue("warn", "too_few_rows", too_few_reason))
-    comparable = [c for c in kinds if c not in unusable] if not current.empty and not too_few else []
+    judged = not current.empty and not too_few
+    comparable = [c for c in kinds if c not in unusable] if judged else []
 
     def compare(column: str) -> dict[str, Any]:
         return _compare_feature(column, kinds[column], reference, current, t)
