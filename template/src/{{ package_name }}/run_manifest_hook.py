@@ -69,6 +69,8 @@ class RunManifestHook:
     def _enabled(self) -> bool:
         if MANIFEST_DATASET in versioned_dataset_names(self._conf_catalog):
             return True
+        if MANIFEST_DATASET in self._conf_catalog:  # switched off on purpose (conf/sagemaker)
+            return False
         logger.warning(
             "No versioned '%s' entry in the catalog: runs are not marked complete and unpinned "
             "loads take Kedro's newest version, even from a failed run (docs/s3-versioning.md).",
