@@ -115,14 +115,19 @@ class RunManifestHook:
         """Remember every dataset the run saved."""
         self._saved.add(dataset_name)
 
-    def _write(self, run_params: Mapping[str, Any], error: BaseException | None) -> None:
-        saved = (self._saved & set(versioned_dataset_names(self._conf_catalog))) - {
-            MANIFEST_DATASET
-        }
+    def _versioned_outputs(self, pipeline: Any) -> set[str]:
+        versioned = set(versioned_dataset_names(self._conf_catalog)) - {MANIFEST_DATASET}
+        return set(pipeline.all_outputs()) & versioned
+
+    def _write(
+        self, run_params: Mapping[str, Any], pipeline: Any, error: BaseException | None
+    ) -> None:
+        # Every versioned output of the pipeline: a completed run saved them all (this also holds
+        # under ParallelRunner, whose dataset hooks run in the worker processes).
         manifest = new_manifest(
             str(self._save_version),
             "run",
-            saved,
+            self._versioned_outputs(pipeline),
             pipeline=run_params.get("pipeline_name") or "__default__",
             env=run_params.get("env"),
             run_id=run_params.get("run_id") or run_params.get("session_id"),
@@ -137,7 +142,7 @@ class RunManifestHook:
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any) -> None:
         """Write the run's manifest: every output is saved, so the run's versions are complete."""
         if self._save_version and self._enabled():
-            self._write(run_params, None)
+            self._write(run_params, pipeline, None)
 
     @hook_impl
     def on_pipeline_error(
@@ -146,11 +151,10 @@ class RunManifestHook:
         """Mark the run complete if it raised after saving every output; else say what is left."""
         if not (self._save_version and self._enabled()):
             return
-        versioned = set(versioned_dataset_names(self._conf_catalog)) - {MANIFEST_DATASET}
-        unsaved = sorted((set(pipeline.all_outputs()) & versioned) - self._saved)
+        unsaved = sorted(self._versioned_outputs(pipeline) - self._saved)
         if not unsaved:
             # e.g. a failing monitoring verdict: raised on purpose after every report was saved.
-            self._write(run_params, error)
+            self._write(run_params, pipeline, error)
             return
         logger.error(
             "Run %s did not complete (%s not saved): the outputs it saved stay in version %s for "
