@@ -128,4 +128,3 @@ def newest_complete(
         f"with `kedro versions upload {dataset} <file>{env_flag}`, or load one of them on "
         f"purpose with `--load-versions {dataset}:{skipped[0]}`."
     )
-

@@ -60,8 +60,10 @@ def check_feature_spec(features: dict[str, Any]) -> None:
                 f"features.{role} {col!r} is also a model feature: remove it from "
                 "features.numeric/categorical"
             )
-    if roles["id_column"] and roles["id_column"] == roles["target"]:
-        problems.append(f"features.id_column and features.target are both {roles['target']!r}")
+    named = [(role, col) for role, col in roles.items() if col]
+    for col in sorted({col for _, col in named if [c for _, c in named].count(col) > 1}):
+        shared = " and ".join(f"features.{role}" for role, c in named if c == col)
+        problems.append(f"{shared} are all {col!r}: a column has one role")
     if problems:
         raise SchemaError("parameters.yml `features` is invalid: " + "; ".join(problems))
 
