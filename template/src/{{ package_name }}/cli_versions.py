@@ -176,7 +176,7 @@ def list_versions_command(
         return
     env_flag = f" --env {env}" if env else ""
     if not datasets:
-        click.echo(f"Versioned datasets ({env_name or "local"} environment):")
+        click.echo(f"Versioned datasets ({env_name or 'local'} environment):")
         width = max((len(name) for name in report), default=10)
         for name, (location, found, count) in report.items():
             newest = found[0].version if found else "(no versions yet)"
