@@ -260,3 +260,4 @@ def test_bring_your_own_data_runs_every_pipeline(
         tests = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                        "-x", timeout=3600)  # fmt: skip
         assert " passed" in tests.stdout and " failed" not in tests.stdout
+        assert " skipped" not in tests.stdout, "every role is covered by one spec: no skips"

@@ -5,7 +5,8 @@ that takes `features` runs for three specs, so the suite stays green for any val
 
 - configured:    `features` as conf/base/parameters.yml has it;
 - numeric_only:  its numeric columns only: `categorical: []`, no id column, no sensitive attribute;
-- many_features: the configured columns plus 30 numeric and 2 categorical ones.
+- many_features: the configured columns plus 30 numeric and 2 categorical ones, with an id
+                 column and a sensitive attribute (the configured ones, or new ones).
 
 Tests about a role that a spec may lack (a numeric or categorical column, the sensitive attribute,
 the id column) take `numeric_features`, `categorical_features`, `sensitive_features` or
@@ -64,6 +65,10 @@ def feature_variants(configured: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 *categorical,
                 *_fresh_names("extra_category", EXTRA_CATEGORICAL, taken),
             ],
+            # Every role is covered by at least one spec, whatever the configured one lacks.
+            "id_column": configured.get("id_column") or _fresh_names("row_id", 1, taken)[0],
+            "sensitive_attribute": configured.get("sensitive_attribute")
+            or _fresh_names("group", 1, taken)[0],
         },
     }
 
