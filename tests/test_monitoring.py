@@ -186,7 +186,7 @@ BAD_INPUTS = {
     ),
     "empty_batch": (
         "current.iloc[:0]",
-        "the batch has 0 rows; at least 1 expected",
+        "too few rows to judge: the batch has 0 row(s), at least 30 needed",
         "the current batch is empty (0 rows",
     ),
     "constant_column": (

@@ -313,6 +313,31 @@ def test_second_run_adds_versions_and_leaves_the_first_byte_for_byte(
         assert all(len(ids) == 1 for ids in listed[name]["versions"][0]["s3_version_ids"].values())
 
 
+def test_every_complete_run_and_upload_leaves_a_manifest_on_s3(
+    runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer
+) -> None:
+    """Each complete run, and each upload, writes runs/run_manifest.json/<its version>."""
+    uploads = [
+        versions_json(s3_project, s3_env, name)[name]["versions"][-1]["version"]
+        for name in ("customers", "customers_current")
+    ]
+    client = seaweed.client()
+    for version in (*uploads, runs["first"], runs["monitoring"], runs["second"]):
+        key = f"{PREFIX}/data/runs/run_manifest.json/{version}/run_manifest.json"
+        manifest = json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        assert manifest["version"] == version
+        assert client.head_object(Bucket=BUCKET, Key=key).get("ServerSideEncryption") == "AES256"
+    first = json.loads(
+        client.get_object(
+            Bucket=BUCKET,
+            Key=f"{PREFIX}/data/runs/run_manifest.json/{runs['first']}/run_manifest.json",
+        )["Body"].read()
+    )
+    assert first["kind"] == "run" and first["datasets"]["model"] == runs["first"]
+    listed = versions_json(s3_project, s3_env, "model")["model"]["versions"]
+    assert {item["run"] for item in listed} == {"complete"}
+
+
 def test_versions_cli_table_lists_newest_first_with_s3_version_ids(
     runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer
 ) -> None:
@@ -491,6 +516,16 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     assert len(partial) == 1, f"the interrupted run wrote outside its own version: {partial}"
     partial_version = partial.pop()
     assert any(k.endswith(f"/model.pkl/{partial_version}/model.pkl") for k in after)
+    assert not any("/runs/run_manifest.json/" + partial_version in k for k in after)
+
+    # The partial run is listed as INCOMPLETE and an unpinned load skips it for the newest
+    # complete model, which the evaluation pipeline then reads.
+    listed = versions_json(fresh_s3_project, s3_env, "model")["model"]["versions"]
+    assert (listed[0]["version"], listed[0]["run"]) == (partial_version, "INCOMPLETE")
+    assert listed[1]["run"] == "complete"
+    evaluation = failure_text(kedro_aws(fresh_s3_project, s3_env, "--pipeline", "evaluation"))
+    assert "'model': skipping 1 newer version(s) from runs that did not complete " in evaluation
+    assert f"({partial_version}); loading {listed[1]['version']}" in evaluation
 
     rerun = kedro_aws(fresh_s3_project, s3_env)
     assert "Pipeline execution completed successfully" in failure_text(rerun)

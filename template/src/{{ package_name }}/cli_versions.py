@@ -6,7 +6,9 @@
     kedro versions list model --env aws --json    # the same for scripts
     kedro versions upload customers new.csv --env aws   # a local file as a new version
 
-Load one of them with `kedro run --env aws --load-versions model:<version>`.
+Load one of them with `kedro run --env aws --load-versions model:<version>`. A version whose run
+did not complete (no run manifest, see run_manifest.py) is listed as INCOMPLETE: unpinned loads
+skip it.
 """
 
 from __future__ import annotations
@@ -58,21 +60,59 @@ def _object_versions(ids_by_key: dict[str, tuple[str, ...]]) -> str:
     return f"{len(ids_by_key)} objects{note}"
 
 
-def _print_versions(name: str, location: Any, found: list, count: int, env_flag: str) -> None:
+def _run_status(version: str, complete: frozenset[str] | None) -> str:
+    """Return complete or INCOMPLETE (its run failed or was stopped); "-" without manifests."""
+    if complete is None:
+        return "-"
+    return "complete" if version in complete else "INCOMPLETE"
+
+
+def _print_versions(
+    name: str,
+    location: Any,
+    found: list,
+    count: int,
+    env_flag: str,
+    *,
+    complete: frozenset[str] | None,
+) -> None:
     """Print one dataset's versions as a table, newest first."""
     click.echo(f"{name} ({location.dataset_type}) at {location.url()}")
     if not found:
         click.echo("No versions yet: `kedro run` writes the first one.")
         return
     click.echo(f"{count} version(s), newest first:")
-    click.echo(f"  {'VERSION':<24}  {'SIZE':>10}  {'MODIFIED (UTC)':<19}  S3 OBJECT VERSION")
+    click.echo(
+        f"  {'VERSION':<24}  {'RUN':<10}  {'SIZE':>10}  {'MODIFIED (UTC)':<19}  S3 OBJECT VERSION"
+    )
     for item in found:
         modified = item.modified.strftime("%Y-%m-%d %H:%M:%S") if item.modified else "-"
         click.echo(
-            f"  {item.version:<24}  {_size(item.size_bytes):>10}  {modified:<19}  "
+            f"  {item.version:<24}  {_run_status(item.version, complete):<10}  "
+            f"{_size(item.size_bytes):>10}  {modified:<19}  "
             f"{_object_versions(item.s3_version_ids)}"
         )
-    click.echo(f"Load one: kedro run{env_flag} --load-versions {name}:{found[0].version}")
+    if any(_run_status(item.version, complete) == "INCOMPLETE" for item in found):
+        click.echo(
+            "INCOMPLETE: written by a run that failed or was stopped; kept for inspection, "
+            "skipped by unpinned loads (load one on purpose with --load-versions)."
+        )
+    example = next(
+        (item for item in found if _run_status(item.version, complete) != "INCOMPLETE"), found[0]
+    )
+    click.echo(f"Load one: kedro run{env_flag} --load-versions {name}:{example.version}")
+
+
+def _complete_runs(
+    conf_catalog: dict, conf_creds: dict, project_path: Path
+) -> frozenset[str] | None:
+    """Return the versions of complete runs; None if the catalog has no run manifest entry."""
+    from .dataset_versions import locate, versioned_dataset_names
+    from .run_manifest import MANIFEST_DATASET, complete_versions
+
+    if MANIFEST_DATASET not in versioned_dataset_names(conf_catalog):
+        return None
+    return complete_versions(locate(MANIFEST_DATASET, conf_catalog, conf_creds, project_path))
 
 
 @click.group(name="versions")
@@ -100,6 +140,10 @@ def list_versions_command(
     project_path = Path(getattr(metadata, "project_path", None) or Path.cwd())
     conf_catalog, conf_creds, env_name = _resolved_catalog(project_path, env)
     names = list(datasets) or versioned_dataset_names(conf_catalog)
+    try:
+        complete = _complete_runs(conf_catalog, conf_creds, project_path)
+    except (OSError, PermissionError) as exc:
+        raise click.ClickException(f"cannot list the run manifests: {exc}") from exc
     report: dict[str, Any] = {}
     for name in names:
         try:
@@ -119,7 +163,10 @@ def list_versions_command(
                         "url": location.url(),
                         "type": location.dataset_type,
                         "count": count,
-                        "versions": [item.as_dict() for item in found],
+                        "versions": [
+                            {**item.as_dict(), "run": _run_status(item.version, complete)}
+                            for item in found
+                        ],
                     }
                     for name, (location, found, count) in report.items()
                 },
@@ -129,15 +176,17 @@ def list_versions_command(
         return
     env_flag = f" --env {env}" if env else ""
     if not datasets:
-        click.echo(f"Versioned datasets ({env_name} environment):")
+        click.echo(f"Versioned datasets ({env_name or 'local'} environment):")
         width = max((len(name) for name in report), default=10)
         for name, (location, found, count) in report.items():
             newest = found[0].version if found else "(no versions yet)"
-            click.echo(f"  {name:<{width}}  {count:>3}  {newest:<24}  {location.url()}")
+            if found and _run_status(newest, complete) == "INCOMPLETE":
+                newest += " INCOMPLETE"
+            click.echo(f"  {name:<{width}}  {count:>3}  {newest:<35}  {location.url()}")
         click.echo(f"Details: kedro versions list <dataset>{env_flag}")
         return
     for name, (location, found, count) in report.items():
-        _print_versions(name, location, found, count, env_flag)
+        _print_versions(name, location, found, count, env_flag, complete=complete)
 
 
 @versions.command(name="upload")
@@ -147,13 +196,23 @@ def list_versions_command(
 @click.pass_obj
 def upload_version_command(metadata: Any, dataset: str, source: Path, env: str | None) -> None:
     """Copy SOURCE (a local file or folder) into a new version of DATASET; print the version."""
-    from .dataset_versions import DatasetVersionError, locate, upload_version
+    from .dataset_versions import (
+        DatasetVersionError,
+        locate,
+        upload_version,
+        versioned_dataset_names,
+    )
+    from .run_manifest import MANIFEST_DATASET, new_manifest, write_manifest
 
     project_path = Path(getattr(metadata, "project_path", None) or Path.cwd())
-    conf_catalog, conf_creds, _ = _resolved_catalog(project_path, env)
+    conf_catalog, conf_creds, env_name = _resolved_catalog(project_path, env)
     try:
         location = locate(dataset, conf_catalog, conf_creds, project_path)
         version = upload_version(location, source.resolve())
+        # The manifest, written after the upload, marks the new version complete for readers.
+        if MANIFEST_DATASET in versioned_dataset_names(conf_catalog):
+            manifests = locate(MANIFEST_DATASET, conf_catalog, conf_creds, project_path)
+            write_manifest(manifests, new_manifest(version, "upload", [dataset], env=env_name))
     except DatasetVersionError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{dataset}: uploaded {source} as version {version}")

@@ -5,6 +5,7 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every s
 
 from .monitoring_hook import MonitoringAlertHook
 from .registry.hook import ModelRegistryHook
+from .run_manifest_hook import RunManifestHook
 from .run_summary_hook import RunSummaryHook
 from .s3_preflight import S3PreflightHook
 from .tracking import MlflowTrackingHook
@@ -15,12 +16,14 @@ ignore_dependency_warnings()
 # One tracking hook per process: later hooks read its MLflow run (`tracked_run`).
 TRACKING = MlflowTrackingHook()
 
-# Hooks run in last-in-first-out order: the registry hook registers the model after the tracking
-# hook has closed the run, the summary comes after that, and MonitoringAlertHook (also `trylast`)
-# ends a monitoring run with its exit status after all others.
+# Hooks run in last-in-first-out order. RunManifestHook pins unpinned inputs to the newest complete
+# run before any node and writes this run's manifest last; the registry hook registers the model
+# after the tracking hook has closed the run; the summary comes after that; MonitoringAlertHook
+# (also `trylast`) ends a monitoring run with its exit status after all others.
 HOOKS = (
     MonitoringAlertHook(),
     RunSummaryHook(TRACKING),
+    RunManifestHook(),
     ModelRegistryHook(),
     TRACKING,
     S3PreflightHook(),

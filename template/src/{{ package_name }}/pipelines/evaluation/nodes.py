@@ -22,11 +22,15 @@ else:
 def predict_test_set(
     model: SklearnPipeline, test_set: pd.DataFrame, features: dict[str, Any]
 ) -> pd.DataFrame:
-    """Return one row per test example: id, true label, predicted probability, sensitive group."""
-    columns = [*features["numeric"], *features["categorical"]]
+    """Return one row per test example: id, true label, predicted probability, sensitive group.
+
+    Without an id column (`features.id_column: null`) the id is the row's position in the test set.
+    """
+    columns = [*(features["numeric"] or []), *(features["categorical"] or [])]
+    id_column = features.get("id_column")
     predictions = pd.DataFrame(
         {
-            "id": test_set[features["id_column"]].to_numpy(),
+            "id": test_set[id_column].to_numpy() if id_column else np.arange(len(test_set)),
             "y_true": test_set[features["target"]].to_numpy(),
             "y_score": predict_scores(model, test_set, columns),
         }

@@ -220,7 +220,7 @@ def _attribution_checks(
 ) -> dict[str, Any]:
     if importance_fn is None:
         from ..explainability.attribution import mean_abs_shap as importance_fn
-    columns = [*features["numeric"], *features["categorical"]]
+    columns = [*(features["numeric"] or []), *(features["categorical"] or [])]
     size, seed = int(params.get("sample_size", 500)), int(params.get("random_state", 0))
     thresholds = {
         k: params[k]
@@ -252,7 +252,16 @@ def _attribution_checks(
         current.loc[current[target].notna()] if target in current.columns else current.iloc[:0]
     )
     min_rows = int(params.get("refit_min_rows", 200))
-    if (
+    empty = [c for c in columns if c in labelled.columns and labelled[c].isna().all()]
+    if params.get("refit_on_current", True) and len(labelled) >= min_rows and empty:
+        # A model cannot be refitted on a column without values; data validation and data drift
+        # already fail the batch for it.
+        checks["refit_attribution"] = {
+            "level": "ok",
+            "message": f"not assessed: feature(s) {empty} have no values in the labelled "
+            "current batch, so no model can be refitted on it (see data validation)",
+        }
+    elif (
         params.get("refit_on_current", True)
         and len(labelled) >= min_rows
         and labelled[target].nunique() > 1

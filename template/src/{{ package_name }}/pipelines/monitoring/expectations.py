@@ -45,6 +45,17 @@ TYPE_FAMILIES = {
 }
 # GX severity of a failed expectation -> monitoring level.
 SEVERITY_LEVELS = {"critical": "fail", "warning": "warn", "info": "ok"}
+# Expectations about the batch's shape rather than its values: the only ones evaluated on a batch
+# with fewer than `min_rows` rows, whose values are too few to judge (a one-row batch would pass or
+# fail depending on which row it is).
+STRUCTURAL_EXPECTATIONS = frozenset(
+    {
+        "expect_table_columns_to_match_set",
+        "expect_table_row_count_to_be_between",
+        "expect_column_to_exist",
+        "expect_column_values_to_be_in_type_list",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -100,12 +111,15 @@ def derive_expectation_suite(
     settings: ValidationSettings | Mapping[str, Any] | None = None,
     *,
     unique_columns: list[str] | None = None,
+    optional_columns: list[str] | None = None,
     name: str = "reference_batch",
 ) -> dict[str, Any]:
     """Return a GX expectation suite (JSON dict) that the reference data itself passes.
 
     Columns present (exact set), dtype family, a null-rate ceiling per column, numeric ranges
     widened by `range_tolerance`, categorical value sets, non-constant features and unique ids.
+    `optional_columns` (the label) are checked when a batch has them and not required otherwise:
+    an unlabelled batch is valid.
     """
     s = (
         settings
@@ -205,7 +219,11 @@ def derive_expectation_suite(
     return {
         "name": name,
         "expectations": expectations,
-        "meta": {"derived_from_rows": n_rows, "settings": asdict(s)},
+        "meta": {
+            "derived_from_rows": n_rows,
+            "settings": asdict(s),
+            "optional_columns": [str(c) for c in optional_columns or []],
+        },
         "notes": "Derived automatically from the reference (training) data by the monitoring "
         "pipeline; regenerate it rather than editing it by hand.",
     }
@@ -236,7 +254,7 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    expected = list(suite.get("expectations", []))
+    expected, skipped = applicable_expectations(batch, suite)
     try:
         gx_suite = gx.ExpectationSuite(
             name=suite.get("name", "reference_batch"),
@@ -275,6 +293,7 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
     level = worst_level(f["level"] for f in failures)
     return {
         "level": level,
+        "skipped": skipped,
         "success": not failures,
         "suite_name": gx_suite.name,
         "evaluated_expectations": len(result.results),
@@ -290,6 +309,40 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
             else f"all {len(result.results)} expectations passed"
         ),
     }
+
+
+def applicable_expectations(
+    batch: pd.DataFrame, suite: Mapping[str, Any]
+) -> tuple[list[dict], list[str]]:
+    """Return the suite's expectations that apply to `batch`, and why the others were skipped.
+
+    An optional column (the label) absent from the batch is left out of the column set and its
+    expectations are skipped. A batch below the suite's `min_rows` keeps only the structural
+    expectations: its row count fails with "too few rows to judge".
+    """
+    meta = suite.get("meta") or {}
+    absent = [c for c in meta.get("optional_columns") or [] if c not in batch.columns]
+    min_rows = int((meta.get("settings") or {}).get("min_rows", 1))
+    too_few = len(batch) < min_rows
+    skipped = []
+    if absent:
+        skipped.append(f"optional column(s) {absent} absent (unlabelled batch): not checked")
+    if too_few:
+        skipped.append(
+            f"too few rows to judge the values: {len(batch)} < {min_rows} "
+            "(monitoring.validation.min_rows); only the columns and dtypes were checked"
+        )
+    kept = []
+    for expectation in suite.get("expectations", []):
+        kind, kwargs = expectation["type"], dict(expectation.get("kwargs") or {})
+        if kwargs.get("column") in absent:
+            continue
+        if too_few and kind not in STRUCTURAL_EXPECTATIONS:
+            continue
+        if kind == "expect_table_columns_to_match_set":
+            kwargs["column_set"] = [c for c in kwargs["column_set"] if c not in absent]
+        kept.append({**expectation, "kwargs": kwargs})
+    return kept, skipped
 
 
 def _describe_failure(
@@ -319,7 +372,10 @@ def _describe_failure(
         )
         observed = {"missing": missing, "unexpected": extra}
     elif kind == "expect_table_row_count_to_be_between":
-        message = f"the batch has {observed} rows; at least {kwargs.get('min_value')} expected"
+        message = (
+            f"too few rows to judge: the batch has {observed} row(s), at least "
+            f"{kwargs.get('min_value')} needed (monitoring.validation.min_rows)"
+        )
     elif kind == "expect_column_values_to_be_in_type_list":
         observed = str(batch[column].dtype)
         message = (

@@ -288,8 +288,14 @@ def detect_feature_drift(
     numeric: list[str],
     categorical: list[str],
     thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+    *,
+    min_rows: int = 1,
 ) -> dict[str, Any]:
-    """Return per-feature drift, sorted most drifted first, and the batch-level verdict."""
+    """Return per-feature drift, sorted most drifted first, and the batch-level verdict.
+
+    A non-empty batch with fewer than `min_rows` rows is not compared: every feature is "too few
+    rows to judge" and the batch level is warn, whichever rows it holds.
+    """
     t = (
         thresholds
         if isinstance(thresholds, DriftThresholds)
@@ -298,7 +304,18 @@ def detect_feature_drift(
     started = time.perf_counter()
     findings, unusable = structural_issues(reference, current, numeric, categorical)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
-    comparable = [c for c in kinds if c not in unusable] if not current.empty else []
+    too_few = 0 < len(current) < min_rows
+    if too_few:
+        # Whether a column is all missing in a handful of rows says nothing about the batch.
+        findings = [f for f in findings if f["check"] != "all_missing"]
+        unusable = {c: r for c, r in unusable.items() if c not in current.columns}
+        too_few_reason = (
+            f"too few rows to judge: {len(current)} row(s) in the current batch, at least "
+            f"{min_rows} needed (monitoring.validation.min_rows)"
+        )
+        findings.append(issue("warn", "too_few_rows", too_few_reason))
+    judged = not current.empty and not too_few
+    comparable = [c for c in kinds if c not in unusable] if judged else []
 
     def compare(column: str) -> dict[str, Any]:
         return _compare_feature(column, kinds[column], reference, current, t)
@@ -343,6 +360,25 @@ def detect_feature_drift(
                 "histogram": None,
             }
         )
+    if too_few:
+        rows.extend(
+            {
+                "feature": column,
+                "kind": kinds[column],
+                "test": None,
+                "statistic": None,
+                "p_value": None,
+                "p_value_adjusted": None,
+                "drift_score": None,
+                "drifted": False,
+                "level": "ok",
+                "reasons": [too_few_reason],
+                "flags": [],
+                "histogram": None,
+            }
+            for column in kinds
+            if column not in unusable
+        )
     for row in rows:
         row["flags"] = sorted({f["check"] for f in findings if f.get("column") == row["feature"]})
 
@@ -357,6 +393,9 @@ def detect_feature_drift(
     share = len(drifted) / len(kinds) if kinds else 0.0
     if current.empty:
         level, summary = "fail", "the current batch is empty"
+    elif too_few:
+        level = "fail" if drifted else "warn"
+        summary = too_few_reason + (f"; {len(drifted)} feature(s) missing" if drifted else "")
     else:
         level = (
             "fail"

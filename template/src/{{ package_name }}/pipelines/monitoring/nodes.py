@@ -46,10 +46,12 @@ def derive_reference_expectations(
     """Return the GX expectation suite derived from the training data."""
     suite = derive_expectation_suite(
         train_set,
-        numeric=list(features["numeric"]),
-        categorical=list(features["categorical"]),
+        numeric=list(features["numeric"] or []),
+        categorical=list(features["categorical"] or []),
         settings=ValidationSettings.from_params(monitoring.get("validation")),
         unique_columns=[features["id_column"]] if features.get("id_column") else [],
+        # Labels are optional in a batch: present, they are checked; absent, the batch is valid.
+        optional_columns=[features["target"]],
         name="train_set",
     )
     logger.info(
@@ -77,9 +79,10 @@ def detect_data_drift(
     result = detect_feature_drift(
         train_set,
         current_set,
-        numeric=list(features["numeric"]),
-        categorical=list(features["categorical"]),
+        numeric=list(features["numeric"] or []),
+        categorical=list(features["categorical"] or []),
         thresholds=DriftThresholds.from_params(monitoring.get("drift")),
+        min_rows=ValidationSettings.from_params(monitoring.get("validation")).min_rows,
     )
     logger.info("Data drift %s: %s", result["level"].upper(), result["summary"])
     return json_ready(result)
