@@ -11,6 +11,10 @@ from kedro.pipeline import Pipeline
 # champion on its own schedule (`kedro run --pipelines monitoring`) and exits non-zero on a
 # failing verdict: a drifted batch must fail the monitoring job, not the training run.
 # `kedro retrain` runs `retraining` and `retraining_monitoring` (docs/closed-loop.md).
+# Pipelines that reuse other pipelines' nodes under new inputs (for `kedro retrain`): their node
+# names repeat those of the pipelines they wrap, so tools that combine every pipeline (the
+# SageMaker Pipelines compiler) leave them out.
+COMPOSED_PIPELINES = frozenset({"retraining", "retraining_monitoring"})
 EXCLUDED_FROM_DEFAULT = frozenset(
     {"sample_data", "monitoring", "inference", "retraining", "retraining_monitoring"}
 )

@@ -57,7 +57,13 @@ def _node_specs() -> tuple[list[grouping.NodeSpec], dict[str, tuple[str, ...]]]:
     from kedro.framework.project import pipelines
     from kedro.pipeline import Pipeline
 
-    named = {name: pipe for name, pipe in pipelines.items() if not name.startswith("__")}
+    from ...pipeline_registry import COMPOSED_PIPELINES
+
+    named = {
+        name: pipe
+        for name, pipe in pipelines.items()
+        if not name.startswith("__") and name not in COMPOSED_PIPELINES
+    }
     memberships: dict[str, list[str]] = {}
     for name, pipe in sorted(named.items()):
         for node in pipe.nodes:
