@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ...registry.aliases import CHALLENGER, CHAMPION, move_alias
+from ...registry.aliases import CHALLENGER, CHAMPION, alias_version, move_alias
 from ...registry.registration import (
     SAVE_VERSION_TAG,
     RegistrySettings,
@@ -141,7 +141,8 @@ def record_gate_model(
     else:
         version = _tag(client, model_name, existing, tags)
     alias = CHAMPION if approval_status == APPROVED else CHALLENGER
-    if existing is None or alias not in (existing.aliases or []):
+    # A retried step finds the alias already moved (search results carry no aliases: ask).
+    if alias_version(client, model_name, alias) != version:
         move_alias(
             client, model_name, alias, version,
             kind="promoted" if alias == CHAMPION else "registered",
