@@ -53,11 +53,20 @@ def _dataset_specs(catalog_config: dict[str, Any]) -> dict[str, grouping.Dataset
     return specs
 
 
+# `kedro retrain` runs these on the local loop: remapped copies of other pipelines' nodes (same
+# names and outputs), which cannot share one graph with the originals.
+LOCAL_LOOP_PIPELINES = frozenset({"retraining", "retraining_monitoring"})
+
+
 def _node_specs() -> tuple[list[grouping.NodeSpec], dict[str, tuple[str, ...]]]:
     from kedro.framework.project import pipelines
     from kedro.pipeline import Pipeline
 
-    named = {name: pipe for name, pipe in pipelines.items() if not name.startswith("__")}
+    named = {
+        name: pipe
+        for name, pipe in pipelines.items()
+        if not name.startswith("__") and name not in LOCAL_LOOP_PIPELINES
+    }
     memberships: dict[str, list[str]] = {}
     for name, pipe in sorted(named.items()):
         for node in pipe.nodes:
