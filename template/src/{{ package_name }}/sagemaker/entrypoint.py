@@ -413,25 +413,26 @@ def link_execution_run(
     logger.info("MLflow: execution run %s, step runs %s", parent, ", ".join(adopted) or "none")
 
 
-def _gate_registry(context: Any) -> dict[str, Any] | None:
-    """Return where and how the gate records in MLflow, or None without a tracking server."""
+def _gate_registry(context: Any) -> Any:
+    """Return the gate's RegistryTarget, or None without a tracking server."""
     from ..registry import hook
-    from .pipeline.mlflow_registry import registry_uri
+    from .pipeline.mlflow_registry import RegistryTarget, registry_uri
 
     project_path = Path(context.project_path)
     uri = registry_uri(hook.tracking_settings(context), project_path)
     if uri is None:
         return None
-    return {
-        "uri": uri,
-        "model_name": hook.registered_model_name(context),
-        "settings": hook.registry_settings(context.params),
-        "audit_log": project_path / hook.AUDIT_LOG,
-    }
+    return RegistryTarget(
+        uri=uri,
+        model_name=hook.registered_model_name(context),
+        settings=hook.registry_settings(context.params),
+        # Inside a container this file is discarded; the registry's audit tag is the record.
+        audit_log=project_path / hook.AUDIT_LOG,
+    )
 
 
 def record_in_mlflow(
-    registry: Mapping[str, Any] | None,
+    registry: Any,
     challenger: Any,
     holdout: Any,
     result: Any,
@@ -440,19 +441,22 @@ def record_in_mlflow(
     approval_status: str,
     load_versions: Mapping[str, str],
 ) -> Any:
-    """Return the MLflow version recording a promoted challenger (None: nothing recorded)."""
+    """Return the MLflow version recording a promoted challenger (None: nothing recorded).
+
+    `registry` is the RegistryTarget of `_gate_registry`, None without a tracking server.
+    """
     if registry is None:
         logger.info("MLflow: no tracking server configured, the registry records nothing")
         return None
     from .pipeline.mlflow_registry import record_gate_model
 
     columns = getattr(challenger, "feature_names_in_", None)
-    settings = registry["settings"]
-    example = None if columns is None else holdout[list(columns)].head(settings.input_example_rows)
+    rows = registry.settings.input_example_rows
+    example = None if columns is None else holdout[list(columns)].head(rows)
     return record_gate_model(
-        registry["uri"], registry["model_name"], challenger, example, result,
+        registry.uri, registry.model_name, challenger, example, result,
         execution_id=execution_id, approval_status=approval_status,
-        load_versions=load_versions, settings=settings, audit_log=registry["audit_log"],
+        load_versions=load_versions, settings=registry.settings, audit_log=registry.audit_log,
     )  # fmt: skip
 
 

@@ -41,6 +41,16 @@ LOAD_VERSIONS_TAG = "kedro.load_versions"
 
 
 @dataclass(frozen=True)
+class RegistryTarget:
+    """Where and how the gate records: store URI, registered model, settings, audit log."""
+
+    uri: str
+    model_name: str
+    settings: RegistrySettings
+    audit_log: Path
+
+
+@dataclass(frozen=True)
 class GateRegistration:
     """The MLflow version an execution's promoted challenger was recorded as, and its alias."""
 
