@@ -145,6 +145,8 @@ def record_gate_model(
             _tag(client, model_name, existing, tags)
         return None
     if existing is None:
+        # No training run's evaluation metrics here: the holdout ones fill `kedro model list`.
+        tags.update(metric_tags(result.challenger_metrics))
         version = register_model(
             uri, model_name, challenger, input_example, run_id=None, tags=tags, settings=settings
         ).version
