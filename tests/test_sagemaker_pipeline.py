@@ -290,14 +290,18 @@ def test_gate_writes_the_property_file_under_the_execution(
     assert outputs[0]["S3Output"]["LocalPath"] == "/opt/ml/processing/output/gate"
     arguments = resolve(gate["Arguments"]["AppSpecification"]["ContainerArguments"], context)
     pipeline = settings_yaml["pipeline"]
-    assert arguments[:13] == [
+    assert arguments[:15] == [
         "gate", "--env", pipeline["kedro_env"],
         "--execution-start", "2026-11-30T08:30:05.123Z", "--execution-id", "exec42",
         "--model-dataset", pipeline["model_dataset"],
         "--holdout-dataset", pipeline["holdout_dataset"],
         "--model-package-group", pipeline["model_package_group"],
+        # The gate's MLflow alias follows the package's approval (champion only if Approved).
+        "--approval-status", pipeline["approval_status"],
     ]  # fmt: skip
-    params = dict(arg.split("=", 1) for arg in arguments[13:] if arg != "--param")
+    approval = gate["Arguments"]["AppSpecification"]["ContainerArguments"][14]
+    assert approval == {"Get": "Parameters.ModelApprovalStatus"}
+    params = dict(arg.split("=", 1) for arg in arguments[15:] if arg != "--param")
     assert params == {
         "promotion.primary_metric": promotion_yaml["primary_metric"],
         "promotion.min_improvement": "0.01",
@@ -335,6 +339,22 @@ def test_condition_reads_promote_and_registration_attaches_metrics(
     assert statistics == {
         "ContentType": "application/json",
         "S3Uri": f"{artifacts}/exec42/gate/model_quality.json",
+    }
+    # The package names the MLflow version the gate recorded (decision.json), and the execution.
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["mlflow_model_version"] == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.PromotionGate.PropertyFiles.PromotionDecision"},
+            "Path": "mlflow_model_version",
+        }
+    }
+    gate_wrote = {
+        "Steps.PromotionGate.PropertyFiles.PromotionDecision": {"mlflow_model_version": "7"}
+    }
+    assert resolve(metadata, {**context, **gate_wrote}) == {
+        "sagemaker_pipeline_execution_id": "exec42",
+        "promotion_decision": f"{artifacts}/exec42/gate/decision.json",
+        "mlflow_model_version": "7",
     }
     fail = steps["ChallengerNotPromoted"]["Arguments"]["ErrorMessage"]
     message = resolve(
@@ -777,6 +797,9 @@ def test_registration_request_creates_a_package_the_gate_then_finds(
             "Execution.PipelineExecutionId": execution,
             "Steps.TrainEvaluateExplain.ModelArtifacts.S3ModelArtifacts":
                 f"s3://bucket/jobs/{execution}/output/model.tar.gz",
+            # What the gate's decision.json says without a tracking server.
+            "Steps.PromotionGate.PropertyFiles.PromotionDecision":
+                {"mlflow_model_version": "none"},
         }  # fmt: skip
         request = resolve(register, context)
         assert request["ModelApprovalStatus"] == "PendingManualApproval"
@@ -787,6 +810,7 @@ def test_registration_request_creates_a_package_the_gate_then_finds(
         "/exec1/gate/model_quality.json"
     )
     assert described["CustomerMetadataProperties"]["sagemaker_pipeline_execution_id"] == "exec1"
+    assert described["CustomerMetadataProperties"]["mlflow_model_version"] == "none"
     # Pending packages are not champions; approving one (docs: approving a package) makes it so.
     assert spec.newest_approved_package(client, group) is None
     client.update_model_package(ModelPackageArn=arns[0], ModelApprovalStatus="Approved")
@@ -1237,6 +1261,9 @@ def test_compiled_steps_run_in_the_image_and_the_gate_decides(
     assert first["branch"] == "RegisterModel"
     described = sagemaker.describe_model_package(ModelPackageName=first["package"])
     assert described["ModelApprovalStatus"] == "Approved"
+    # No tracking server in the containers: MLflow records nothing, the package says so.
+    assert decision["mlflow_model_version"] == "none"
+    assert described["CustomerMetadataProperties"]["mlflow_model_version"] == "none"
     quality_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     quality = json.loads(s3.get_object(Bucket=bucket, Key=_s3_split(quality_uri)[1])["Body"].read())
     metric = decision["primary_metric"]

@@ -23,6 +23,7 @@ unused, and a training job still copies the trained model into `/opt/ml/model`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -215,7 +216,7 @@ def run_kedro(
         session = KedroSession.create(
             project_path=project_path, env=env, runtime_params=dict(runtime_params)
         )
-    with session:
+    with session, _aliases_left_to_the_gate(save_version):
         session.run(
             pipeline_names=list(pipeline_names),
             tags=list(tags) or None,
@@ -234,6 +235,22 @@ def run_kedro(
             model = catalog.load(model_dataset)
             with (export_model_to / "model.pkl").open("wb") as file:
                 pickle.dump(model, file)
+
+
+@contextmanager
+def _aliases_left_to_the_gate(save_version: str | None) -> Iterator[None]:
+    """Within a pipeline step (a save version given), let the registry hook move no alias.
+
+    The step's training run may still register its model (with a tracking server); whether
+    it becomes champion or challenger is the gate's decision (pipeline/mlflow_registry.py).
+    """
+    if save_version is None:
+        yield
+        return
+    from ..registry.hook import deferred_aliases
+
+    with deferred_aliases():
+        yield
 
 
 @contextmanager
@@ -396,6 +413,53 @@ def link_execution_run(
     logger.info("MLflow: execution run %s, step runs %s", parent, ", ".join(adopted) or "none")
 
 
+def _gate_registry(context: Any) -> Any:
+    """Return the gate's RegistryTarget, or None without a tracking server."""
+    from ..registry import hook
+    from .pipeline.mlflow_registry import RegistryTarget, registry_uri
+
+    project_path = Path(context.project_path)
+    uri = registry_uri(hook.tracking_settings(context), project_path)
+    if uri is None:
+        return None
+    return RegistryTarget(
+        uri=uri,
+        model_name=hook.registered_model_name(context),
+        settings=hook.registry_settings(context.params),
+        # Inside a container this file is discarded; the registry's audit tag is the record.
+        audit_log=project_path / hook.AUDIT_LOG,
+    )
+
+
+def record_in_mlflow(
+    registry: Any,
+    challenger: Any,
+    holdout: Any,
+    result: Any,
+    *,
+    execution_id: str,
+    approval_status: str,
+    load_versions: Mapping[str, str],
+) -> Any:
+    """Return the MLflow version recording a promoted challenger (None: nothing recorded).
+
+    `registry` is the RegistryTarget of `_gate_registry`, None without a tracking server.
+    """
+    if registry is None:
+        logger.info("MLflow: no tracking server configured, the registry records nothing")
+        return None
+    from .pipeline.mlflow_registry import record_gate_model
+
+    columns = getattr(challenger, "feature_names_in_", None)
+    rows = registry.settings.input_example_rows
+    example = None if columns is None else holdout[list(columns)].head(rows)
+    return record_gate_model(
+        registry.uri, registry.model_name, challenger, example, result,
+        execution_id=execution_id, approval_status=approval_status,
+        load_versions=load_versions, settings=registry.settings, audit_log=registry.audit_log,
+    )  # fmt: skip
+
+
 def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
     """Run the promotion gate step: score champion and challenger, write the decision files."""
     import boto3
@@ -422,12 +486,20 @@ def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
         challenger = catalog.load(args.model_dataset)
         holdout = catalog.load(args.holdout_dataset)
         params = context.params
+        registry = _gate_registry(context)
     aws = boto3.Session()
     champion = promotion_gate.find_champion(
         aws.client("sagemaker"), aws.client("s3"), args.model_package_group
     )
     result = promotion_gate.run_gate(challenger, champion, holdout, params, save_version)
     logger.info("promotion decision: %s", result.decision.reason)
+    registered = record_in_mlflow(
+        registry, challenger, holdout, result,
+        execution_id=args.execution_id, approval_status=args.approval_status,
+        load_versions={args.model_dataset: save_version, args.holdout_dataset: save_version},
+    )  # fmt: skip
+    if registered is not None:
+        result = dataclasses.replace(result, mlflow_model_version=registered.version)
     promotion_gate.write_gate_outputs(
         paths.processing_output / GATE_OUTPUT, result, DECISION_FILE, MODEL_QUALITY_FILE
     )
@@ -524,6 +596,11 @@ def _pipeline_parsers(sub: Any, env_default: str) -> None:
     gate_parser.add_argument("--model-dataset", required=True)
     gate_parser.add_argument("--holdout-dataset", required=True)
     gate_parser.add_argument("--model-package-group", required=True)
+    gate_parser.add_argument(
+        "--approval-status",
+        default="PendingManualApproval",
+        help="the model package's approval status (Approved: the MLflow version is champion)",
+    )
     _execution_options(gate_parser)
 
 

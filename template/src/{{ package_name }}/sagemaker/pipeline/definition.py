@@ -347,6 +347,9 @@ def _gate_step(
         settings.holdout_dataset,
         "--model-package-group",
         settings.model_package_group,
+        # The gate records a promoted challenger in MLflow as champion only when Approved.
+        "--approval-status",
+        build.params[APPROVAL_STATUS],
         *param("promotion.primary_metric", PRIMARY_METRIC),
         *param("promotion.min_improvement", MIN_IMPROVEMENT),
     ]
@@ -415,6 +418,10 @@ def _condition_step(
         customer_metadata_properties={
             "sagemaker_pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
             "promotion_decision": _gate_output_uri(settings, DECISION_FILE),
+            # The MLflow model version the gate recorded ("none" without a tracking server).
+            "mlflow_model_version": JsonGet(
+                step_name=GATE_STEP, property_file=decision_file, json_path="mlflow_model_version"
+            ),
         },
     )
     session.context = None

@@ -35,6 +35,9 @@ _MODEL_QUALITY_NAMES = {
     "log_loss": "log_loss",
 }
 MODEL_FILE = "model.pkl"
+# decision.json's `mlflow_model_version` when nothing was recorded in MLflow (no tracking
+# server, or not promoted): a model package's metadata value must be a string.
+NOT_RECORDED = "none"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class GateResult:
     save_version: str
     challenger_metrics: Mapping[str, float]
     champion_metrics: Mapping[str, float] | None
+    # The MLflow model version recording a promoted challenger ("none": nothing recorded);
+    # the model package's CustomerMetadataProperties read it from decision.json.
+    mlflow_model_version: str = NOT_RECORDED
 
     def to_dict(self) -> dict[str, Any]:
         """Return decision.json's content: the decision's fields plus the metrics compared."""
@@ -62,6 +68,7 @@ class GateResult:
         data["champion_metrics"] = (
             None if self.champion_metrics is None else dict(self.champion_metrics)
         )
+        data["mlflow_model_version"] = self.mlflow_model_version
         return data
 
     def to_json(self) -> str:
