@@ -151,7 +151,7 @@ def load_packaged_model(s3_client: Any, model_data_url: str) -> Any:
         data = archive.extractfile(member).read()
     # The archive is the project's own training output in the project's own bucket, the same
     # pickle Kedro's PickleDataset writes and loads for the `model` dataset.
-    return pickle.loads(data)  # noqa: S301  # nosec B301
+    return pickle.loads(data)  # nosec B301
 
 
 def find_champion(sagemaker_client: Any, s3_client: Any, group: str) -> Champion | None:
