@@ -177,7 +177,8 @@ def _compile(model: Any) -> CompiledModel:
         raise _Unsupported
     sources: dict[str, tuple[str, tuple[str, ...] | None]] = {}
     for _, transformer, columns in preprocess.transformers_:
-        if isinstance(transformer, str) and transformer == "drop":
+        # An empty column list (e.g. no categorical features) leaves its transformer unfitted.
+        if (isinstance(transformer, str) and transformer == "drop") or len(columns) == 0:
             continue
         if _is_passthrough(transformer):
             sources.update({c: (c, None) for c in columns})

@@ -53,8 +53,6 @@ def _dataset_specs(catalog_config: dict[str, Any]) -> dict[str, grouping.Dataset
     return specs
 
 
-
-
 def _node_specs() -> tuple[list[grouping.NodeSpec], dict[str, tuple[str, ...]]]:
     from kedro.framework.project import pipelines
     from kedro.pipeline import Pipeline
