@@ -326,7 +326,10 @@ class Retrain:
         if self.settings.training_set.holdout_newest_batch and newest is not None:
             parts.append((f"newest batch {newest}", self._prepared_batch(newest)))
         seen = None
-        if champion is not None:
+        if self.features["id_column"] is None:
+            # Without an id column a row cannot be matched to the champion's training set.
+            logger.info("no id column: rows the champion trained on stay in the holdout")
+        elif champion is not None:
             version = self.client.get_model_version(self.target.model_name, champion)
             try:
                 train = self._load("train_set", version.tags[SAVE_VERSION_TAG])
