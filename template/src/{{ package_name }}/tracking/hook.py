@@ -184,6 +184,11 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
+        # MLflow is imported here, in the main thread, before the writer thread uses it: two
+        # threads importing MLflow's protobuf modules at once can leave one half-built ("Couldn't
+        # build proto file into descriptor pool"), e.g. a node loading the registry's champion.
+        import mlflow  # noqa: F401
+
         self._run = _RunRecorder(self._config, Path(context.project_path), catalog)
         self._run.open(save_version, tags, context.params, description)
 
