@@ -301,8 +301,8 @@ FAULTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
         ("conf/base/catalog.yml: dataset 'custom'", "not found under src/"),
     ),
     "leftover {% in a file copied verbatim": (
-        _append("template/conf/base/globals.yml", "# {% if include_example %}\n"),
-        ("conf/base/globals.yml: line", "Jinja syntax survived rendering"),
+        _append("template/conf/base/parameters.yml", "# {% if include_example %}\n"),
+        ("conf/base/parameters.yml: line", "Jinja syntax survived rendering"),
     ),
     "leftover }} in Markdown": (
         _append("template/conf/README.md", "\nSee {{ docs_url }}.\n"),
