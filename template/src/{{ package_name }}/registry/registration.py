@@ -148,6 +148,22 @@ def load_version(registry_uri: str, model_name: str, version: str) -> Any:
         return mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
 
 
+@contextlib.contextmanager
+def _quiet_pip_lookup() -> Iterator[None]:
+    """Silence MLflow's "Failed to resolve installed pip version" while logging a model.
+
+    uv's virtual environments have no pip; the requirements are pinned (`pip_requirements`), so
+    the conda.yaml's unversioned pip line is harmless and the warning is noise in every run.
+    """
+    environment_logger = logging.getLogger("mlflow.utils.environment")
+    level = environment_logger.level
+    environment_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        environment_logger.setLevel(level)
+
+
 def register_model(
     registry_uri: str,
     model_name: str,
@@ -172,7 +188,7 @@ def register_model(
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
     client = registry_client(registry_uri)
     experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
-    with using_store(registry_uri, experiment_id):
+    with using_store(registry_uri, experiment_id), _quiet_pip_lookup():
         info = mlflow.sklearn.log_model(
             model,
             name=MODEL_ARTIFACT,
