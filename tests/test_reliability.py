@@ -107,7 +107,9 @@ def test_failed_and_stopped_runs_never_become_the_newest(
         project, "kedro", "run", "--pipeline", "monitoring", "--params", NEVER_ALERT
     )
     text = flat(monitoring)
-    assert "'model': skipping 2 newer version(s) from runs that did not complete" in text
+    # Monitoring judges the registry's champion (the failed runs registered nothing); its other
+    # versioned inputs (train_set, test_set) skip the partial runs' versions.
+    assert "skipping 2 newer version(s) from runs that did not complete" in text
     assert f"loading {complete['version']}, the newest complete one" in text
     report = json.loads(
         newest_file(
@@ -131,7 +133,7 @@ def test_failed_and_stopped_runs_never_become_the_newest(
 def test_raw_data_and_env_stay_out_of_git_and_a_run_leaves_git_clean(fresh_project: Path) -> None:
     git = ["git", "-c", "init.defaultBranch=main", "-c", "user.name=t", "-c", "user.email=t@t"]
     sample = sorted(p.name for p in (fresh_project / "data/01_raw").glob("*.csv"))
-    assert sample == ["customers.csv", "customers_current.csv"], "the render ships the sample"
+    assert {"customers.csv", "customers_current.csv"} <= set(sample), "the render ships the sample"
     (fresh_project / ".env").write_text("TOKEN=not-a-real-one\n")
     (fresh_project / "data/01_raw/customers_personal.csv").write_text("id,name\n1,Ada\n")
     subprocess.run([*git, "init", "-q"], cwd=fresh_project, check=True)
