@@ -45,6 +45,22 @@ CURRENT_PAYMENT_MIX = {
     UNSEEN_CATEGORY[1]: 0.08,
 }
 
+# The columns this generator writes, in the `features` layout of conf/base/parameters.yml (the
+# sample's spec: tests that study the generator use it, whatever `features` the project now has).
+SAMPLE_FEATURES: dict[str, Any] = {
+    "target": "churned",
+    "id_column": "customer_id",
+    "numeric": [
+        "age",
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "support_calls",
+        "data_usage_gb",
+    ],
+    "categorical": ["contract_type", "payment_method", "region"],
+    "sensitive_attribute": "gender",
+}
 CONTRACT_TYPES = ("month_to_month", "one_year", "two_year")
 PAYMENT_METHODS = ("card", "bank_transfer", "electronic_check", "mailed_check")
 REGIONS = ("north", "south", "east", "west")
