@@ -264,6 +264,7 @@ class Retrain:
     ) -> Any:
         """Score both models on one holdout, decide, record, then move the aliases."""
         from .champion import load_model_by_alias
+        from .holdout import holdout_metrics
         from .promotion import decide_promotion
         from .registration import load_version
         from .retraining import RetrainOutcome, now_utc
@@ -273,13 +274,13 @@ class Retrain:
         challenger_model = load_version(self.target.registry_uri, name, challenger.version)
         challenger_metrics = holdout_metrics(
             challenger_model, holdout, self.features, self.evaluation, self.bias
-        )
+        ).to_dict()
         champion_metrics = None
         if champion is not None:
             served = load_model_by_alias(self.target.registry_uri, name, "champion")
             champion_metrics = holdout_metrics(
                 served.model, holdout, self.features, self.evaluation, self.bias
-            )
+            ).to_dict()
         decision = decide_promotion(
             challenger_metrics,
             champion_metrics,
@@ -442,37 +443,3 @@ def labelled_partitions(catalog: Any) -> dict[str, Any]:
             raise
         return {}
 
-
-def holdout_metrics(
-    model: Any,
-    holdout: Any,
-    features: dict[str, Any],
-    evaluation: dict[str, Any],
-    bias: dict[str, Any],
-) -> dict[str, float]:
-    """Return the evaluation metrics and fairness differences of `model` on `holdout`."""
-    from ..pipelines.evaluation.nodes import classification_metrics
-    from ..pipelines.explainability.bias import fairness_report
-
-    columns = [*features["numeric"], *features["categorical"]]
-    y_true = holdout[features["target"]].to_numpy()
-    y_score = model.predict_proba(holdout[columns])[:, 1]
-    scores = classification_metrics(y_true, y_score, evaluation["threshold"])
-    metrics = {
-        key: float(value)
-        for key, value in scores.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
-    sensitive = features.get("sensitive_attribute")
-    if sensitive and sensitive in holdout.columns:
-        report = fairness_report(
-            y_true,
-            (y_score >= bias["decision_threshold"]).astype(int),
-            holdout[sensitive],
-            sensitive_attribute=sensitive,
-            min_group_size=bias["min_group_size"],
-        )
-        metrics.update(
-            {key: float(value) for key, value in report["differences"].items() if value is not None}
-        )
-    return metrics

@@ -85,24 +85,14 @@ def holdout_metrics(
 ) -> dict[str, float]:
     """Return a model's metrics on the holdout: classification metrics and bias differences.
 
-    The same functions as the evaluation and explainability pipelines, so the gate's numbers
-    and the training run's numbers mean the same thing.
+    The shared registry function scores it (the same numbers `kedro retrain` compares); the gate
+    keeps the classification metrics it can judge and every fairness difference.
     """
-    from ...pipelines.evaluation.nodes import classification_metrics, predict_test_set
-    from ...pipelines.explainability.nodes import compute_bias_metrics
+    from ...registry.holdout import holdout_metrics as score_holdout
 
-    predictions = predict_test_set(model, holdout, dict(features))
-    scores = classification_metrics(
-        predictions["y_true"].to_numpy(),
-        predictions["y_score"].to_numpy(),
-        float(evaluation["threshold"]),
-    )
-    metrics = {name: float(scores[name]) for name in CLASSIFICATION_METRICS}
-    bias = compute_bias_metrics(predictions, holdout, dict(features), dict(explainability))
-    for name, value in (bias.get("differences") or {}).items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            metrics[name] = float(value)
-    return metrics
+    scored = score_holdout(model, holdout, features, evaluation, explainability["bias"])
+    metrics = {name: scored.classification[name] for name in CLASSIFICATION_METRICS}
+    return {**metrics, **scored.fairness}
 
 
 def newest_approved_package(client: Any, group: str) -> dict[str, Any] | None:

@@ -1,0 +1,61 @@
+"""A model's metrics on a holdout: what the promotion gate compares, locally and on SageMaker.
+
+`kedro retrain` and the SageMaker Pipeline's gate step both score the champion and the challenger
+with this one function, so the rule in `promotion.py` judges the same numbers on both paths. It
+reuses the evaluation and explainability pipelines' own metric functions, so a holdout's numbers
+mean what the training run's numbers mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HoldoutMetrics:
+    """Every numeric classification metric, and the fairness differences across groups."""
+
+    classification: Mapping[str, float]
+    fairness: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, float]:
+        """Return both groups of metrics as one flat mapping (the gate's input)."""
+        return {**self.classification, **self.fairness}
+
+
+def holdout_metrics(
+    model: Any,
+    holdout: Any,
+    features: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    bias: Mapping[str, Any],
+) -> HoldoutMetrics:
+    """Return `model`'s metrics on `holdout` (fairness only when the sensitive column is there)."""
+    from ..pipelines.evaluation.nodes import classification_metrics
+    from ..pipelines.explainability.bias import fairness_report
+
+    columns = [*features["numeric"], *features["categorical"]]
+    y_true = holdout[features["target"]].to_numpy()
+    y_score = model.predict_proba(holdout[columns])[:, 1]
+    scores = classification_metrics(y_true, y_score, evaluation["threshold"])
+    classification = {
+        key: float(value)
+        for key, value in scores.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    fairness: dict[str, float] = {}
+    sensitive = features.get("sensitive_attribute")
+    if sensitive and sensitive in holdout.columns:
+        report = fairness_report(
+            y_true,
+            (y_score >= bias["decision_threshold"]).astype(int),
+            holdout[sensitive],
+            sensitive_attribute=sensitive,
+            min_group_size=bias["min_group_size"],
+        )
+        fairness = {
+            key: float(value) for key, value in report["differences"].items() if value is not None
+        }
+    return HoldoutMetrics(classification, fairness)
