@@ -16,6 +16,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from .catalog_config_hook import CatalogConfigHook
 from .dataset_versions import locate, versioned_dataset_names
 from .run_manifest import (
     MANIFEST_DATASET,
@@ -42,29 +43,12 @@ def _pin_load_version(catalog: Any, name: str, version: str) -> None:
     dataset._clear_version_cache()
 
 
-class RunManifestHook:
+class RunManifestHook(CatalogConfigHook):
     """Pin unpinned versioned inputs to the newest complete run; write the manifest last."""
 
     def __init__(self) -> None:
-        self._conf_catalog: Mapping[str, Any] = {}
-        self._conf_creds: Mapping[str, Any] = {}
-        self._load_versions: Mapping[str, str] = {}
-        self._save_version: str | None = None
+        super().__init__()
         self._saved: set[str] = set()
-
-    @hook_impl
-    def after_catalog_created(
-        self,
-        conf_catalog: dict[str, Any],
-        conf_creds: dict[str, Any],
-        save_version: str,
-        load_versions: dict[str, str],
-    ) -> None:
-        """Keep the resolved catalog config and the run's versions."""
-        self._conf_catalog = conf_catalog or {}
-        self._conf_creds = conf_creds or {}
-        self._load_versions = load_versions or {}
-        self._save_version = save_version
 
     def _enabled(self) -> bool:
         if MANIFEST_DATASET in versioned_dataset_names(self._conf_catalog):

@@ -15,6 +15,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from .catalog_config_hook import CatalogConfigHook
 from .dataset_versions import DatasetVersionError, filesystem_options, locate, require_version
 
 logger = logging.getLogger(__name__)
@@ -142,29 +143,12 @@ def _connection_failure(error: BaseException) -> bool:
     return False
 
 
-class S3PreflightHook:
+class S3PreflightHook(CatalogConfigHook):
     """Fail a run before its first node if S3 is unusable or a `--load-versions` is missing."""
 
     def __init__(self, timeout_seconds: float = 10) -> None:
+        super().__init__()
         self._timeout = timeout_seconds
-        self._conf_catalog: Mapping[str, Any] = {}
-        self._conf_creds: Mapping[str, Any] = {}
-        self._load_versions: Mapping[str, str] = {}
-        self._save_version: str | None = None
-
-    @hook_impl
-    def after_catalog_created(
-        self,
-        conf_catalog: dict[str, Any],
-        conf_creds: dict[str, Any],
-        save_version: str,
-        load_versions: dict[str, str],
-    ) -> None:
-        """Keep the resolved catalog config: it names each dataset's bucket and options."""
-        self._conf_catalog = conf_catalog or {}
-        self._conf_creds = conf_creds or {}
-        self._load_versions = load_versions or {}
-        self._save_version = save_version
 
     def _s3_datasets(self, names: set[str]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
         for name in sorted(names):
