@@ -442,4 +442,3 @@ def labelled_partitions(catalog: Any) -> dict[str, Any]:
         if "No partitions found" not in str(error):
             raise
         return {}
-
