@@ -1278,6 +1278,16 @@ def test_compiled_steps_run_in_the_image_and_the_gate_decides(
         "pipeline step TrainEvaluateExplain: execution exec0001"
         in first["logs"]["TrainEvaluateExplain"]
     )
+    # Each Kedro step wrote a part of the run manifest; the gate (after every step) merged them,
+    # so readers of the bucket see the execution's versions as one complete run.
+    version = "2026-11-30T08.30.05.123Z"
+    parts = sorted(k.rsplit("/", 1)[1] for k in keys if f"/run_manifest.json/{version}/steps/" in k)
+    assert parts == ["DataProcessing.json", "TrainEvaluateExplain.json"]
+    manifest_key = next(k for k in keys if k.endswith(f"/{version}/run_manifest.json"))
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    assert (manifest["kind"], manifest["run_id"]) == ("execution", "exec0001")
+    assert {"train_set", "model", "evaluation_metrics"} <= set(manifest["datasets"])
+    assert set(manifest["datasets"].values()) == {version}
 
     # Same data, same parameters: the challenger equals the champion, so it is not promoted.
     second = run_execution(

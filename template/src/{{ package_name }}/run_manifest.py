@@ -8,6 +8,10 @@ every output is saved; `kedro versions upload` writes one after the upload. A ve
 when a manifest with its timestamp exists; every unpinned load resolves to the newest complete
 version (see run_manifest_hook.py). No manifest, no completion: a killed process (SIGKILL, lost
 machine) is covered as well as an exception.
+
+A SageMaker Pipeline execution runs several Kedro steps under one save version. Each step writes
+a part, `<ts>/steps/<step>.json`, which marks nothing complete; the promotion gate, which runs
+only after every step succeeded, merges the parts into the execution's manifest.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class RunManifest:
     """What a completed run (or upload) saved: written last, so its presence means complete."""
 
     version: str
-    kind: str  # "run" or "upload"
+    kind: str  # "run", "upload" or "execution" (a SageMaker Pipeline's steps)
     completed_at: str
     datasets: dict[str, str] = field(default_factory=dict)
     pipeline: str | None = None
@@ -85,6 +89,61 @@ def write_manifest(location: DatasetLocation, manifest: RunManifest) -> str:
         json.dump(manifest.to_dict(), handle, indent=2)
     filesystem.invalidate_cache(location.path)
     return location.url(target)
+
+
+STEP_PARTS_FOLDER = "steps"
+
+
+def _part_path(location: DatasetLocation, version: str, step: str) -> str:
+    return f"{location.path}/{version}/{STEP_PARTS_FOLDER}/{step}.json"
+
+
+def write_step_part(location: DatasetLocation, step: str, manifest: RunManifest) -> str:
+    """Write one execution step's manifest as a part of version `manifest.version`; return its URL.
+
+    A part marks nothing complete: list_versions only sees `<ts>/<basename>`. Refuses to
+    overwrite, as write_manifest does.
+    """
+    if not step or "/" in step:
+        raise DatasetVersionError(f"step name {step!r} cannot name a manifest part")
+    target = _part_path(location, manifest.version, step)
+    filesystem = location.filesystem
+    if filesystem.exists(target):
+        raise DatasetVersionError(f"{location.url(target)} already exists: nothing was written")
+    if location.protocol == "file":
+        filesystem.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    with filesystem.open(target, "w") as handle:
+        json.dump(manifest.to_dict(), handle, indent=2)
+    return location.url(target)
+
+
+def merge_step_parts(location: DatasetLocation, version: str, execution_id: str) -> RunManifest:
+    """Return the manifest of an execution: every dataset its steps' parts list under `version`.
+
+    Raises DatasetVersionError when no step wrote a part (no Kedro step of the execution ran).
+    """
+    folder = f"{location.path}/{version}/{STEP_PARTS_FOLDER}"
+    filesystem = location.filesystem
+    filesystem.invalidate_cache(folder)
+    paths = sorted(filesystem.glob(f"{folder}/*.json"))
+    if not paths:
+        raise DatasetVersionError(
+            f"no step of execution {execution_id} wrote a manifest part under "
+            f"{location.url(folder)}: its outputs cannot be marked complete"
+        )
+    datasets: set[str] = set()
+    pipelines: list[str] = []
+    env = None
+    for path in paths:
+        with filesystem.open(path) as handle:
+            part = json.load(handle)
+        datasets.update(part.get("datasets", {}))
+        if part.get("pipeline"):
+            pipelines.append(part["pipeline"])
+        env = part.get("env") or env
+    return new_manifest(
+        version, "execution", datasets, pipeline="+".join(pipelines), env=env, run_id=execution_id
+    )
 
 
 def complete_versions(manifests: DatasetLocation) -> frozenset[str]:

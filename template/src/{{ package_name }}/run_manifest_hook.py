@@ -5,12 +5,17 @@ Before the first node, every versioned dataset the pipeline reads but does not w
 (run_manifest.py), instead of Kedro's newest folder. After the last output is saved, the hook
 writes the run's manifest. A run that fails or is stopped keeps its partial outputs for inspection;
 `kedro versions list` marks them INCOMPLETE and the next run skips them, naming them in the log.
+
+Within a SageMaker Pipeline step (`execution_step`), the run writes a part of the execution's
+manifest instead; the promotion gate completes the execution (run_manifest.merge_step_parts).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,23 @@ from .run_manifest import (
     new_manifest,
     newest_complete,
     write_manifest,
+    write_step_part,
 )
 
 logger = logging.getLogger(__name__)
+
+# The SageMaker Pipeline step this run is part of (None: a run of its own).
+_EXECUTION_STEP: ContextVar[str | None] = ContextVar("execution_step", default=None)
+
+
+@contextmanager
+def execution_step(name: str) -> Iterator[None]:
+    """Within this block, runs are step `name` of an execution: they write a manifest part."""
+    token = _EXECUTION_STEP.set(name)
+    try:
+        yield
+    finally:
+        _EXECUTION_STEP.reset(token)
 
 
 def _pin_load_version(catalog: Any, name: str, version: str) -> None:
@@ -119,6 +138,11 @@ class RunManifestHook(CatalogConfigHook):
         )
         project_path = Path(run_params.get("project_path") or ".")
         location = locate(MANIFEST_DATASET, self._conf_catalog, self._conf_creds, project_path)
+        step = _EXECUTION_STEP.get()
+        if step is not None:
+            url = write_step_part(location, step, manifest)
+            logger.info("Step %s of run %s complete: manifest part %s", step, manifest.version, url)
+            return
         url = write_manifest(location, manifest)
         logger.info("Run %s complete: manifest %s", manifest.version, url)
 

@@ -202,11 +202,13 @@ def run_kedro(
     load_versions: Mapping[str, str] | None = None,
     tags: Sequence[str] = (),
     node_names: Sequence[str] = (),
+    step_name: str | None = None,
 ) -> None:
     """Run the named pipelines in one Kedro session; optionally copy the model out afterwards.
 
     `save_version` replaces the session's own timestamp, so that every step of one SageMaker
-    Pipeline execution writes under the same version folder.
+    Pipeline execution writes under the same version folder. A step (`step_name`) writes a part
+    of the execution's run manifest; the gate completes it (complete_execution).
     """
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -216,7 +218,7 @@ def run_kedro(
         session = KedroSession.create(
             project_path=project_path, env=env, runtime_params=dict(runtime_params)
         )
-    with session, _aliases_left_to_the_gate(save_version):
+    with session, _aliases_left_to_the_gate(save_version), _manifest_part_of(step_name):
         session.run(
             pipeline_names=list(pipeline_names),
             tags=list(tags) or None,
@@ -235,6 +237,46 @@ def run_kedro(
             model = catalog.load(model_dataset)
             with (export_model_to / "model.pkl").open("wb") as file:
                 pickle.dump(model, file)
+
+
+@contextmanager
+def _manifest_part_of(step_name: str | None) -> Iterator[None]:
+    """Within a pipeline step, the run's manifest is a part of the execution's (no completion)."""
+    if step_name is None:
+        yield
+        return
+    from ..run_manifest_hook import execution_step
+
+    with execution_step(step_name):
+        yield
+
+
+def complete_execution(context: Any, save_version: str, execution_id: str) -> str | None:
+    """Mark the execution's versions complete: merge its steps' manifest parts; return the URL.
+
+    Called by the gate, which runs only after every Kedro step of the execution succeeded.
+    Returns None when the env keeps no run manifests; a retried gate finds the manifest written.
+    """
+    from kedro.config import MissingConfigException
+
+    from ..dataset_versions import locate, versioned_dataset_names
+    from ..run_manifest import MANIFEST_DATASET, merge_step_parts, write_manifest
+
+    conf_catalog = context.config_loader["catalog"]
+    if MANIFEST_DATASET not in versioned_dataset_names(conf_catalog):
+        return None
+    try:
+        conf_creds = context.config_loader["credentials"]
+    except MissingConfigException:
+        conf_creds = {}
+    location = locate(MANIFEST_DATASET, conf_catalog, conf_creds, Path(context.project_path))
+    target = location.version_path(save_version)
+    if location.filesystem.exists(target):
+        logger.info("execution %s was already marked complete: %s", execution_id, target)
+        return location.url(target)
+    url = write_manifest(location, merge_step_parts(location, save_version, execution_id))
+    logger.info("execution %s complete: manifest %s", execution_id, url)
+    return url
 
 
 @contextmanager
@@ -346,6 +388,7 @@ def _step_selection(step: StepRun | None) -> dict[str, Any]:
         "load_versions": step.load_versions,
         "tags": step.tags,
         "node_names": step.nodes,
+        "step_name": step.name,
     }
 
 
@@ -487,6 +530,8 @@ def gate(paths: JobPaths, env: str, args: argparse.Namespace) -> None:
         holdout = catalog.load(args.holdout_dataset)
         params = context.params
         registry = _gate_registry(context)
+        # Every Kedro step succeeded (the gate depends on them): their versions are complete.
+        complete_execution(context, save_version, args.execution_id)
     aws = boto3.Session()
     champion = promotion_gate.find_champion(
         aws.client("sagemaker"), aws.client("s3"), args.model_package_group
