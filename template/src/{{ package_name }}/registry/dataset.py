@@ -12,6 +12,16 @@ from .champion import NoChampionError, ServedModel, load_champion, redact_uri
 
 LOCAL_STORE = "mlflow.db"
 
+# The store tracking.yml names for the newest Kedro context of this process (the registry hook
+# sets it when a context is created), so the catalog needs no second copy of the tracking URI.
+_context_registry_uri: str | None = None
+
+
+def use_registry_uri(uri: str | None) -> None:
+    """Make `uri` the registry of every ChampionModelDataset that names none (None: forget it)."""
+    global _context_registry_uri
+    _context_registry_uri = uri
+
 
 def default_registry_uri(environ: dict[str, str] | None = None, start: Path | None = None) -> str:
     """Return $MLFLOW_TRACKING_URI, else the project's embedded SQLite store (mlflow.db)."""
@@ -32,7 +42,9 @@ class ChampionModelDataset(AbstractDataset[None, ServedModel]):
         self._registry_uri = registry_uri
 
     def _uri(self) -> str:
-        return self._registry_uri or default_registry_uri()
+        # The catalog's own URI, else tracking.yml's store (where runs register their models),
+        # else $MLFLOW_TRACKING_URI or the project's SQLite store.
+        return self._registry_uri or _context_registry_uri or default_registry_uri()
 
     def load(self) -> ServedModel:
         """Return the champion, or raise a DatasetError that says how to get one."""

@@ -112,8 +112,14 @@ class ModelRegistryHook:
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Remember the context; settings are validated when a run saves a model."""
+        """Remember the context; champion_model loads from the store runs register in.
+
+        Registry settings are validated when a run saves a model.
+        """
+        from .dataset import use_registry_uri
+
         self._context = context
+        use_registry_uri(tracking_settings(context).store_uri(Path(context.project_path)))
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
