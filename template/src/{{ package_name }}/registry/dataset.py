@@ -14,13 +14,12 @@ LOCAL_STORE = "mlflow.db"
 
 # The store tracking.yml names for the newest Kedro context of this process (the registry hook
 # sets it when a context is created), so the catalog needs no second copy of the tracking URI.
-_context_registry_uri: str | None = None
+_CONTEXT_REGISTRY: dict[str, str | None] = {"uri": None}
 
 
 def use_registry_uri(uri: str | None) -> None:
     """Make `uri` the registry of every ChampionModelDataset that names none (None: forget it)."""
-    global _context_registry_uri
-    _context_registry_uri = uri
+    _CONTEXT_REGISTRY["uri"] = uri
 
 
 def default_registry_uri(environ: dict[str, str] | None = None, start: Path | None = None) -> str:
@@ -44,7 +43,7 @@ class ChampionModelDataset(AbstractDataset[None, ServedModel]):
     def _uri(self) -> str:
         # The catalog's own URI, else tracking.yml's store (where runs register their models),
         # else $MLFLOW_TRACKING_URI or the project's SQLite store.
-        return self._registry_uri or _context_registry_uri or default_registry_uri()
+        return self._registry_uri or _CONTEXT_REGISTRY["uri"] or default_registry_uri()
 
     def load(self) -> ServedModel:
         """Return the champion, or raise a DatasetError that says how to get one."""
