@@ -72,7 +72,13 @@ def time_nodes(
         figure = timed(name, getattr(nodes, name), attribution, xai)
         timed(f"{name}:png", _to_png, figure)
     bias = timed(
-        "compute_bias_metrics", nodes.compute_bias_metrics, predictions, test_set, features, xai
+        "compute_bias_metrics",
+        nodes.compute_bias_metrics,
+        predictions,
+        test_set,
+        features,
+        xai,
+        params["evaluation"],
     )
     figure = timed("plot_bias_metrics", nodes.plot_bias_metrics, bias)
     timed("plot_bias_metrics:png", _to_png, figure)

@@ -199,7 +199,7 @@ PROBE = textwrap.dedent(
     errors = {}
     try:
         without = test_set.drop(columns=features["sensitive_attribute"])
-        nodes.compute_bias_metrics(predictions, without, features, xai)
+        nodes.compute_bias_metrics(predictions, without, features, xai, params["evaluation"])
     except KeyError as error:
         errors["sensitive_attribute"] = str(error)
     columns = features["numeric"]

@@ -50,7 +50,7 @@ def holdout_metrics(
     if sensitive and sensitive in holdout.columns:
         report = fairness_report(
             y_true,
-            (y_score >= bias["decision_threshold"]).astype(int),
+            (y_score >= evaluation["threshold"]).astype(int),
             holdout[sensitive],
             sensitive_attribute=sensitive,
             min_group_size=bias["min_group_size"],

@@ -149,8 +149,12 @@ def compute_bias_metrics(
     test_set: pd.DataFrame,
     features: dict[str, Any],
     params: dict[str, Any],
+    evaluation: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-group and across-group fairness metrics of the test-set predictions.
+
+    A customer counts as predicted positive at or above ``evaluation.threshold``, the one
+    decision threshold of the project (evaluation, scoring and the promotion gate use it too).
 
     The scores come from the evaluation pipeline's ``test_predictions`` (columns ``id``,
     ``y_true``, ``y_score``), so the model is not run twice over a large test set; the groups
@@ -167,7 +171,13 @@ def compute_bias_metrics(
         )
     _check_rows_line_up(test_predictions, test_set, features["id_column"])
     bias_params = params.get("bias", {})
-    threshold = float(bias_params.get("decision_threshold", 0.5))
+    if "decision_threshold" in bias_params:
+        raise ValueError(
+            "parameters_explainability.yml: explainability.bias.decision_threshold is no longer "
+            "read. The decision threshold has one home, evaluation.threshold "
+            "(parameters_evaluation.yml): remove the key and set the threshold there."
+        )
+    threshold = float(evaluation["threshold"])
     y_pred = (test_predictions["y_score"].to_numpy() >= threshold).astype(int)
     report = fairness_report(
         test_predictions["y_true"].to_numpy(),

@@ -55,6 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_set",
                     "params:features",
                     "params:explainability",
+                    "params:evaluation",
                 ],
                 outputs="bias_metrics",
                 name="compute_bias_metrics",
