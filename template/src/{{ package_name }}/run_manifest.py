@@ -74,12 +74,8 @@ def new_manifest(
     )
 
 
-def write_manifest(location: DatasetLocation, manifest: RunManifest) -> str:
-    """Write `manifest` as the version `manifest.version` of the manifest dataset; return its URL.
-
-    Refuses to overwrite: a version is written once.
-    """
-    target = location.version_path(manifest.version)
+def _write_once(location: DatasetLocation, target: str, manifest: RunManifest) -> str:
+    """Write `manifest` as JSON at `target` unless something is there already; return its URL."""
     filesystem = location.filesystem
     if filesystem.exists(target):
         raise DatasetVersionError(f"{location.url(target)} already exists: nothing was written")
@@ -87,8 +83,17 @@ def write_manifest(location: DatasetLocation, manifest: RunManifest) -> str:
         filesystem.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
     with filesystem.open(target, "w") as handle:
         json.dump(manifest.to_dict(), handle, indent=2)
-    filesystem.invalidate_cache(location.path)
     return location.url(target)
+
+
+def write_manifest(location: DatasetLocation, manifest: RunManifest) -> str:
+    """Write `manifest` as the version `manifest.version` of the manifest dataset; return its URL.
+
+    Refuses to overwrite: a version is written once.
+    """
+    url = _write_once(location, location.version_path(manifest.version), manifest)
+    location.filesystem.invalidate_cache(location.path)
+    return url
 
 
 STEP_PARTS_FOLDER = "steps"
@@ -106,15 +111,7 @@ def write_step_part(location: DatasetLocation, step: str, manifest: RunManifest)
     """
     if not step or "/" in step:
         raise DatasetVersionError(f"step name {step!r} cannot name a manifest part")
-    target = _part_path(location, manifest.version, step)
-    filesystem = location.filesystem
-    if filesystem.exists(target):
-        raise DatasetVersionError(f"{location.url(target)} already exists: nothing was written")
-    if location.protocol == "file":
-        filesystem.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-    with filesystem.open(target, "w") as handle:
-        json.dump(manifest.to_dict(), handle, indent=2)
-    return location.url(target)
+    return _write_once(location, _part_path(location, manifest.version, step), manifest)
 
 
 def merge_step_parts(location: DatasetLocation, version: str, execution_id: str) -> RunManifest:
