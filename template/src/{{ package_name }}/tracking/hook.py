@@ -68,6 +68,13 @@ class Terminated(SystemExit):
     """SIGTERM arrived during a run: unwinds like Ctrl+C, exits 143."""
 
 
+# Set by the SIGTERM handler, checked before each node and before the run may end FINISHED. The
+# handler's exception is raised wherever the main thread happens to be, and Python reports and
+# then ignores an exception raised inside a finalizer (`__del__`, a weakref callback): a stop
+# that landed there must still never end in a complete run.
+_STOP_REQUESTED = threading.Event()
+
+
 @dataclass(frozen=True)
 class TrackedRun:
     """The MLflow run of a `kedro run`: what a later hook (model registration) needs to find it."""
@@ -151,6 +158,7 @@ class MlflowTrackingHook:
             self._run.finish("KILLED")
             self._run = None
         self._tracked_run = None
+        _STOP_REQUESTED.clear()
         self._handle_sigterm()
         if not self._config.enabled or self._context is None:
             logger.info("Experiment tracking is disabled: metrics are printed, not recorded.")
@@ -203,9 +211,25 @@ class MlflowTrackingHook:
             run.log_dataset_files(dataset_name)
 
     @hook_impl
+    def before_node_run(self) -> None:
+        """Stop before the next node if a SIGTERM was requested but its exception was swallowed."""
+        if _STOP_REQUESTED.is_set():
+            raise Terminated(TERMINATED_EXIT_CODE)
+
+    @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """End the MLflow run as FINISHED; fail the command if the run could not be recorded."""
         run, self._run = self._run, None
+        if _STOP_REQUESTED.is_set():
+            # Every node returned, but the process was asked to stop: raising here also keeps
+            # the later hooks (registration, the run manifest) from completing the run.
+            try:
+                if run is not None:
+                    run.finish("KILLED")
+                    self._tracked_run = run.tracked_run("KILLED")
+            finally:
+                self._restore_sigterm()
+            raise Terminated(TERMINATED_EXIT_CODE)
         try:
             failure = run.finish("FINISHED") if run is not None else None
         finally:
@@ -274,6 +298,7 @@ class MlflowTrackingHook:
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    _STOP_REQUESTED.set()
     logger.warning("SIGTERM: stopping the run; its MLflow run ends KILLED.")
     raise Terminated(TERMINATED_EXIT_CODE)
 
