@@ -8,9 +8,12 @@ the rule for "which model is live" has one home.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import click
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -18,6 +21,39 @@ CHALLENGER = "challenger"
 
 class NoChampionError(LookupError):
     """Raised when the registry has no champion for the model (nothing trained or promoted)."""
+
+
+class ModelFeaturesError(click.ClickException):
+    """Raised when a model is judged on tables built from features it was not trained on.
+
+    A ClickException: `kedro` prints its message as one line and exits 1, with no traceback;
+    the run still fails like any other (tracked FAILED, never complete).
+    """
+
+
+def trained_columns(model: Any) -> list[str] | None:
+    """Return the columns the model was fitted on (None when the model does not say)."""
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(name) for name in names]
+
+
+def require_trained_on(model: Any, columns: Sequence[str], described_as: str) -> None:
+    """Raise ModelFeaturesError unless the model was fitted on exactly the set of `columns`.
+
+    `described_as` names the model in the message, e.g. "the champion (churn version 3)".
+    """
+    trained = trained_columns(model)
+    if trained is None or set(trained) == set(columns):
+        return
+    not_trained = [column for column in columns if column not in trained]
+    not_wanted = [column for column in trained if column not in columns]
+    raise ModelFeaturesError(
+        f"{described_as} was trained on column(s) {trained}, but parameters `features` name "
+        f"{list(columns)} (not in the model: {not_trained}; not in the parameters: "
+        f"{not_wanted}). Train a model on the current features (`kedro run`) and make it the "
+        "champion (`kedro model list`, then `kedro model promote <version>`), or set `features` "
+        "back to the model's columns."
+    )
 
 
 @dataclass(frozen=True)
