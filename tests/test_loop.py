@@ -225,3 +225,24 @@ class TestClosedLoop:
         assert len(promotions) <= 1
         expected = promotions[0]["version"] if promotions else "1"
         assert aliases(project)["champion"] == expected
+
+    def test_monitoring_refuses_a_champion_trained_on_other_features(self, project):
+        parameters = project / "conf/base/parameters.yml"
+        shipped = parameters.read_text()
+        features = yaml.safe_load(shipped)["features"]
+        dropped = features["numeric"][-1]
+        changed = yaml.safe_load(shipped)
+        changed["features"]["numeric"] = features["numeric"][:-1]
+        champion = aliases(project)["champion"]
+        try:
+            parameters.write_text(yaml.safe_dump(changed, sort_keys=False))
+            result = run_in(project, "kedro", "run", "--pipelines", "monitoring", check=False)
+        finally:
+            parameters.write_text(shipped)
+        output = result.stdout + (result.stderr or "")
+        assert result.returncode == 1, output[-3000:]
+        assert "Traceback" not in output
+        (error,) = [line for line in output.splitlines() if line.startswith("Error: ")]
+        assert f"the champion ({model_name(project)} version {champion})" in error
+        assert f"not in the parameters: [{dropped!r}]" in error
+        assert "kedro model promote" in error
