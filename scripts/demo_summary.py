@@ -71,8 +71,10 @@ def print_retrain(project: Path) -> int:
         f"challenger v{decision['challenger_version']} {decision['challenger']:.4f}"
     )
     for guard in decision["guards"]:
+        # A guard the champion lacks is skipped (None), and said so by the gate's reason.
+        guard_champion = "none" if guard["champion"] is None else f"{guard['champion']:.4f}"
         print(
-            f"    guard {guard['metric']}: champion {guard['champion']}, challenger "
+            f"    guard {guard['metric']}: champion {guard_champion}, challenger "
             f"{guard['challenger']:.4f}, tolerance {guard['tolerance']} -> "
             f"{'ok' if guard['passed'] else 'FAILED'}"
         )
