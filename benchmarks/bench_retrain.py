@@ -24,16 +24,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import render_project
+from _common import project_environment, render_project
 
 VENV_BIN = Path(sys.executable).parent
-ENVIRONMENT = {
-    "OMP_NUM_THREADS": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "MPLBACKEND": "Agg",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}
 REGISTRATION = textwrap.dedent(
     """
     import glob, json, pickle, statistics, sys, time, pandas as pd, yaml
@@ -58,7 +51,7 @@ REGISTRATION = textwrap.dedent(
 
 def timed(project: Path, *command: str, check: bool = True) -> tuple[float, float, str]:
     """Return (wall seconds, CPU seconds, stdout) of one command in `project`."""
-    env = {**os.environ, **ENVIRONMENT, "PYTHONPATH": str(project / "src")}
+    env = {**os.environ, **project_environment(), "PYTHONPATH": str(project / "src")}
     env.pop("MLFLOW_TRACKING_URI", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

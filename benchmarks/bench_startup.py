@@ -23,16 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import render_project
+from _common import project_environment, render_project
 
 VENV_BIN = Path(sys.executable).parent
-ENVIRONMENT = {
-    "OMP_NUM_THREADS": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "MPLBACKEND": "Agg",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}
 # Runs inside the child: times the first node, the last node's end, and the exit.
 DRIVER = """
 import atexit, json, os, sys, time
@@ -56,7 +49,7 @@ main()
 
 def timed_run(project: Path, pipeline: str, tracking: bool, pycache: Path) -> dict[str, float]:
     """Return the marks (seconds since the parent started the child) of one `kedro run`."""
-    env = {**os.environ, **ENVIRONMENT, "PYTHONPATH": str(project / "src")}
+    env = {**os.environ, **project_environment(), "PYTHONPATH": str(project / "src")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("MLFLOW_TRACKING_URI", None)
     env["PYTHONPYCACHEPREFIX"] = str(pycache)
