@@ -1,7 +1,9 @@
 """Experiment tracking: every `kedro run` recorded as one MLflow run, and reproducible from its id.
 
-- `hook.MlflowTrackingHook` (registered in settings.py) opens the run, logs parameters, metrics,
-  artefacts and provenance tags, and closes the run FINISHED or FAILED.
+- `hook.MlflowTrackingHook` (registered in settings.py) decides what a run records and when: it
+  opens the run, logs parameters, metrics, artefacts and provenance tags, and closes the run
+  FINISHED, FAILED or KILLED.
+- `recorder.RunRecorder` writes one run to MLflow from a background thread, in order.
 - `cli` adds `kedro mlflow reproduce <run_id>`.
 - conf/<env>/tracking.yml configures both (docs/experiment-tracking.md).
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import provenance
-from .hook import PARAMETERS_ARTIFACT, RUN_FILTERS
+from .hook import RUN_FILTERS
+from .recorder import PARAMETERS_ARTIFACT
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
