@@ -38,7 +38,7 @@ METRICS = ["accuracy", "f1", "log_loss", "pr_auc", "roc_auc"]
 DRIVER = textwrap.dedent(
     """
     import copy, json, os, sys, time
-    from {package}.sagemaker import cli, launcher
+    from {package}.sagemaker import cli, job_logs
 
     captured = []
     original = cli._boto_session
@@ -71,7 +71,7 @@ DRIVER = textwrap.dedent(
 
     cli._boto_session = session_with_capture
     if os.environ.get("FAKE_FAILED_JOB"):
-        launcher.wait_for_job = lambda *a, **k: {{
+        job_logs.wait_for_job = lambda *a, **k: {{
             "TrainingJobStatus": "Failed",
             "FailureReason": "AlgorithmError: KeyError: 'churned' (see /opt/ml/output/failure)",
         }}

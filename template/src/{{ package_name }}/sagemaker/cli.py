@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from . import launcher
+from . import job_logs, job_settings, launcher
 from .pipeline.commands import pipeline_commands
 
 
@@ -37,13 +37,13 @@ def _project_settings(
         raise click.BadParameter(
             f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(pipelines))}"
         )
-    if (settings.get("kedro_env") or launcher.CHANNEL_ENV) != launcher.CHANNEL_ENV:
+    if (settings.get("kedro_env") or job_settings.CHANNEL_ENV) != job_settings.CHANNEL_ENV:
         return settings, names, [], []  # the job's catalog reads and writes S3 itself
-    with KedroSession.create(project_path=project_path, env=launcher.CHANNEL_ENV) as session:
+    with KedroSession.create(project_path=project_path, env=job_settings.CHANNEL_ENV) as session:
         loader = session.load_context().config_loader
         catalog_config = loader["catalog"]
         storage_root = loader["globals"].get("storage", {}).get("root", "data")
-    inputs, outputs = launcher.derive_channels(
+    inputs, outputs = job_settings.derive_channels(
         [pipelines[name] for name in names], catalog_config, storage_root
     )
     return settings, names, inputs, outputs
@@ -61,7 +61,7 @@ def _common_overrides(options: dict[str, Any]) -> dict[str, Any]:
         "subnets": list(options["subnet"]) or None,
         "security_group_ids": list(options["security_group"]) or None,
     }
-    tags = launcher.parse_assignments(options["tag"], "--tag") or None
+    tags = job_settings.parse_assignments(options["tag"], "--tag") or None
     return {
         "image_uri": options["image_uri"],
         "role_arn": options["role_arn"],
@@ -125,16 +125,16 @@ def _finish(
     click.echo(f"submitted {kind} job {name}")
     if not options["wait"]:
         return
-    description = launcher.wait_for_job(
+    description = job_logs.wait_for_job(
         _boto_session(settings.get("region")),
         kind,
         name,
         echo=click.echo,
         poll_seconds=float(settings.get("poll_seconds", 15)),
     )
-    for line in launcher.job_outcome_lines(kind, name, description):
+    for line in job_logs.job_outcome_lines(kind, name, description):
         click.echo(line)
-    if launcher.job_status(description) != "Completed":
+    if job_logs.job_status(description) != "Completed":
         sys.exit(1)
 
 
@@ -169,13 +169,15 @@ def train(metadata: Any, **options: Any) -> None:
         overrides["training"] = {
             **_instance_overrides(options),
             "use_spot_instances": options["spot"],
-            "hyperparameters": launcher.parse_assignments(options["hyperparameter"], "-H") or None,
+            "hyperparameters": (
+                job_settings.parse_assignments(options["hyperparameter"], "-H") or None
+            ),
         }
-        settings = launcher.merge_settings(base, overrides)
+        settings = job_settings.merge_settings(base, overrides)
         request = launcher.submit_training_job(
             settings, _boto_session(settings.get("region")), dry_run=options["dry_run"]
         )
-    except (launcher.SettingsError, ValueError) as error:
+    except (job_settings.SettingsError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     _finish("training", request, "TrainingJobName", settings, options)
 
@@ -193,8 +195,8 @@ def process(metadata: Any, **options: Any) -> None:
         base = _load(metadata, options, "processing")
         overrides = _common_overrides(options)
         overrides["processing"] = _instance_overrides(options)
-        settings = launcher.merge_settings(base, overrides)
-        launcher.parse_assignments(options["param"], "--param")  # fail early on a typo
+        settings = job_settings.merge_settings(base, overrides)
+        job_settings.parse_assignments(options["param"], "--param")  # fail early on a typo
         request = launcher.submit_processing_job(
             settings,
             options["pipeline_name"],
@@ -202,7 +204,7 @@ def process(metadata: Any, **options: Any) -> None:
             _boto_session(settings.get("region")),
             dry_run=options["dry_run"],
         )
-    except (launcher.SettingsError, ValueError) as error:
+    except (job_settings.SettingsError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     _finish("processing", request, "ProcessingJobName", settings, options)
 
@@ -220,7 +222,7 @@ def _load(metadata: Any, options: dict[str, Any], kind: str) -> dict[str, Any]:
     )
     if kind == "training":
         settings["training"] = {**(settings.get("training") or {}), "pipelines": names}
-        settings["channels"] = launcher.training_channels(inputs)
+        settings["channels"] = job_settings.training_channels(inputs)
     else:
         settings["inputs"], settings["outputs"] = inputs, outputs
     return settings

@@ -1,8 +1,9 @@
-"""Build, submit and follow SageMaker training and processing jobs with the SageMaker SDK v3.
+"""Build and submit SageMaker training and processing jobs with the SageMaker SDK v3.
 
 The SDK is imported inside the functions that use it, so `kedro --help` stays fast. Every job
 request passes through a botocore hook before it is sent: `--dry-run` prints that request and
-stops there, so what you see is exactly what SageMaker would receive.
+stops there, so what you see is exactly what SageMaker would receive. The job's settings come
+from `job_settings.py`; following a submitted job is `job_logs.py`.
 """
 
 from __future__ import annotations
@@ -11,126 +12,23 @@ import copy
 import json
 import logging
 import os
-import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from ..metric_lines import metric_definitions
-from .entrypoint import DATA_LAYERS, MODEL_LAYER
+from .job_settings import container_environment, job_name, job_tags, network_settings, require
 
 PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
-# The Kedro environment whose data moves through channels; any other (`aws`) uses the catalog's S3.
-CHANNEL_ENV = "sagemaker"
-_JOB_NAME_LIMIT = 63
 
 
 class DryRunComplete(Exception):
     """Raised from the botocore hook to stop a dry run right before the request is sent."""
 
 
-class SettingsError(ValueError):
-    """A setting in conf/*/sagemaker.yml (or its override) is missing or invalid."""
-
-
-# ----- settings ----------------------------------------------------------------------------------
-def merge_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Return `base` updated in depth with `overrides`; None in `overrides` means "keep base"."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_settings(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def parse_assignments(pairs: Iterable[str], what: str) -> dict[str, str]:
-    """Return {key: value} for `key=value` strings given on the command line."""
-    parsed = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise SettingsError(f"{what} {pair!r} must look like key=value")
-        parsed[key.strip()] = value.strip()
-    return parsed
-
-
-def require(settings: Mapping[str, Any], *keys: str) -> None:
-    """Raise SettingsError naming every empty setting among `keys`."""
-    missing = [key for key in keys if not settings.get(key)]
-    if missing:
-        options = ", ".join("--" + key.replace("_", "-") for key in missing)
-        raise SettingsError(
-            f"set {', '.join(missing)} in conf/base/sagemaker.yml (or conf/local/sagemaker.yml)"
-            f" or pass {options} on the command line"
-        )
-
-
-def job_name(base: str, *parts: str) -> str:
-    """Return a unique, valid SageMaker job name: base-parts-timestamp, at most 63 characters."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    stem = "-".join([base, *parts])
-    stem = re.sub(r"[^A-Za-z0-9-]+", "-", stem).strip("-")
-    stem = stem[: _JOB_NAME_LIMIT - len(stamp) - 1].rstrip("-")
-    return f"{stem}-{stamp}"
-
-
-def _tags(settings: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"Key": str(key), "Value": str(value)}
-        for key, value in (settings.get("tags") or {}).items()
-    ]
-
-
-def container_environment(
-    settings: Mapping[str, Any], extra: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Return the job's container environment: the Kedro env plus `environment` from settings."""
-    env = {"SAGEMAKER_KEDRO_ENV": str(settings.get("kedro_env") or CHANNEL_ENV)}
-    env.update({str(k): str(v) for k, v in (settings.get("environment") or {}).items()})
-    env.update(extra or {})
-    return env
-
-
-# ----- data layers -------------------------------------------------------------------------------
-def dataset_layers(
-    dataset_names: Iterable[str], catalog_config: Mapping[str, Any], storage_root: str
-) -> set[str]:
-    """Return the data layers (folders under the storage root) that hold the named datasets.
-
-    Datasets that are not in the catalog (memory datasets) or live outside the root are skipped.
-    """
-    root = PurePosixPath(str(storage_root))
-    layers = set()
-    for name in dataset_names:
-        entry = catalog_config.get(name)
-        if not isinstance(entry, Mapping) or "filepath" not in entry:
-            continue
-        path = PurePosixPath(str(entry["filepath"]))
-        try:
-            relative = path.relative_to(root)
-        except ValueError:
-            continue
-        if len(relative.parts) > 1:
-            layers.add(relative.parts[0])
-    return layers
-
-
-def _layer_order(layers: Iterable[str]) -> list[str]:
-    known = [layer for layer in DATA_LAYERS if layer in layers]
-    return known + sorted(set(layers) - set(known))
-
-
-# ----- SDK objects -------------------------------------------------------------------------------
 def sagemaker_session(boto_session: Any, telemetry_opt_out: bool = True) -> Any:
     """Return a SageMaker SDK session on `boto_session`, with SDK telemetry off unless asked."""
     from sagemaker.core.helper.session_helper import Session
@@ -203,7 +101,7 @@ def build_model_trainer(
             settings, {"SAGEMAKER_TRAINING_PIPELINES": ",".join(pipelines)}
         ),
         hyperparameters={k: str(v) for k, v in (training.get("hyperparameters") or {}).items()},
-        tags=[Tag(key=tag["Key"], value=tag["Value"]) for tag in _tags(settings)] or None,
+        tags=[Tag(key=tag["Key"], value=tag["Value"]) for tag in job_tags(settings)] or None,
     )
     definitions = metric_definitions(training.get("metrics") or [])
     if definitions:
@@ -215,18 +113,6 @@ def build_model_trainer(
         for layer in settings.get("channels") or []
     ]
     return trainer, channels
-
-
-def network_settings(settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return the VPC arguments both job kinds take, or None when no subnet or group is set."""
-    network = settings.get("network") or {}
-    if not (network.get("subnets") or network.get("security_group_ids")):
-        return None
-    return {
-        "subnets": list(network.get("subnets") or []),
-        "security_group_ids": list(network.get("security_group_ids") or []),
-        "enable_network_isolation": bool(network.get("enable_network_isolation")),
-    }
 
 
 def build_processor(settings: Mapping[str, Any], session: Any) -> Any:
@@ -250,7 +136,7 @@ def build_processor(settings: Mapping[str, Any], session: Any) -> Any:
         max_runtime_in_seconds=int(processing["max_runtime_seconds"]),
         base_job_name=settings["base_job_name"],
         env=container_environment(settings),
-        tags=_tags(settings) or None,
+        tags=job_tags(settings) or None,
         network_config=network_config,
     )
 
@@ -291,7 +177,6 @@ def processing_io(settings: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
     return inputs, outputs
 
 
-# ----- submitting --------------------------------------------------------------------------------
 @contextmanager
 def capture_request(boto_session: Any, operation: str, dry_run: bool) -> Iterator[dict[str, Any]]:
     """Yield a dict that receives the `operation` request's parameters as sent to SageMaker.
@@ -386,112 +271,3 @@ def submit_processing_job(
 def request_json(request: Mapping[str, Any]) -> str:
     """Return the request as indented JSON (what --dry-run prints)."""
     return json.dumps(request, indent=2, sort_keys=True, default=str)
-
-
-# ----- following a job ---------------------------------------------------------------------------
-def _describe(client: Any, kind: str, name: str) -> dict[str, Any]:
-    if kind == "training":
-        return client.describe_training_job(TrainingJobName=name)
-    return client.describe_processing_job(ProcessingJobName=name)
-
-
-def job_status(description: Mapping[str, Any]) -> str:
-    """Return the status field of a DescribeTrainingJob/DescribeProcessingJob answer."""
-    return str(description.get("TrainingJobStatus") or description.get("ProcessingJobStatus"))
-
-
-def job_outcome_lines(kind: str, name: str, description: Mapping[str, Any]) -> list[str]:
-    """Return the closing lines for a finished job: its status and, if it failed, why."""
-    lines = [f"{kind} job {name}: {job_status(description)}"]
-    if description.get("FailureReason"):
-        lines.append(f"FailureReason: {description['FailureReason']}")
-    if description.get("ExitMessage"):
-        lines.append(f"ExitMessage: {description['ExitMessage']}")
-    for metric in description.get("FinalMetricDataList") or []:
-        lines.append(f"metric {metric.get('MetricName')}={metric.get('Value')}")
-    return lines
-
-
-class LogFollower:
-    """Prints a job's CloudWatch log events once each, in order, as they arrive."""
-
-    def __init__(self, logs_client: Any, kind: str, name: str, echo: Callable[[str], Any]) -> None:
-        group = "TrainingJobs" if kind == "training" else "ProcessingJobs"
-        self._client = logs_client
-        self._group = f"/aws/sagemaker/{group}"
-        self._prefix = f"{name}/"
-        self._echo = echo
-        self._seen: set[str] = set()
-        self._start = 0
-
-    def flush(self) -> int:
-        """Print the events not printed yet; return how many."""
-        printed = 0
-        kwargs: dict[str, Any] = {
-            "logGroupName": self._group,
-            "logStreamNamePrefix": self._prefix,
-            "startTime": self._start,
-        }
-        while True:
-            try:
-                page = self._client.filter_log_events(**kwargs)
-            except self._client.exceptions.ResourceNotFoundException:
-                return printed  # the job has not written a log yet
-            for event in page.get("events", []):
-                if event["eventId"] in self._seen:
-                    continue
-                self._seen.add(event["eventId"])
-                self._start = max(self._start, int(event["timestamp"]))
-                self._echo(event["message"].rstrip("\n"))
-                printed += 1
-            token = page.get("nextToken")
-            if not token or token == kwargs.get("nextToken"):
-                return printed
-            kwargs["nextToken"] = token
-
-
-def wait_for_job(
-    boto_session: Any,
-    kind: str,
-    name: str,
-    *,
-    echo: Callable[[str], Any] = print,
-    poll_seconds: float = 15.0,
-    timeout_seconds: float | None = None,
-) -> dict[str, Any]:
-    """Stream the job's logs until it ends; return its final description."""
-    sagemaker_client = boto_session.client("sagemaker")
-    follower = LogFollower(boto_session.client("logs"), kind, name, echo)
-    started = time.monotonic()
-    while True:
-        description = _describe(sagemaker_client, kind, name)
-        follower.flush()
-        if job_status(description) in TERMINAL_STATUSES:
-            follower.flush()
-            return description
-        if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
-            raise TimeoutError(f"{kind} job {name} still {job_status(description)}")
-        time.sleep(poll_seconds)
-
-
-def derive_channels(
-    pipeline_objects: Sequence[Any], catalog_config: Mapping[str, Any], storage_root: str
-) -> tuple[list[str], list[str]]:
-    """Return (input layers, output layers) of the combined pipelines.
-
-    A dataset one pipeline produces and a later one reads (evaluation's test_predictions for
-    explainability) stays inside the job: only the combination's free inputs come in.
-    """
-    produced = set().union(*(pipe.all_outputs() for pipe in pipeline_objects))
-    needed = set().union(*(pipe.inputs() for pipe in pipeline_objects))
-    free = {name for name in needed - produced if not name.startswith("params:")}
-    free.discard("parameters")
-    return (
-        _layer_order(dataset_layers(free, catalog_config, storage_root)),
-        _layer_order(dataset_layers(produced, catalog_config, storage_root)),
-    )
-
-
-def training_channels(input_layers: Iterable[str]) -> list[str]:
-    """Return the channels of a training job: every input layer except the model's own."""
-    return [layer for layer in input_layers if layer != MODEL_LAYER]

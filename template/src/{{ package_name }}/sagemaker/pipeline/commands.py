@@ -16,7 +16,8 @@ from typing import Any
 import click
 
 from ...registry.promotion import PromotionSettings
-from ..launcher import DryRunComplete, SettingsError, parse_assignments, require
+from ..job_settings import SettingsError, parse_assignments, require
+from ..launcher import DryRunComplete
 from . import grouping
 from .settings import PipelineSettings
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ...metric_lines import metric_definitions
 from ...registry.promotion import PromotionSettings
-from ..launcher import container_environment, network_settings
+from ..job_settings import container_environment, network_settings
 from .grouping import (
     DatasetSpec,
     GroupingError,
