@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..metric_lines import metric_definitions
+from ..tracking.metric_lines import metric_definitions
 from .entrypoint import DATA_LAYERS, MODEL_LAYER
 
 PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"
