@@ -79,6 +79,7 @@ def merge(ours: bytes, base: bytes, theirs: bytes) -> tuple[bytes, bool]:
 
 def record_unmerged(path: str, mode: str, base: bytes, ours: bytes, theirs: bytes) -> None:
     """Mark `path` unmerged in git's index (stages 1-3), as Copier marks its own conflicts."""
+    path = (git("rev-parse", "--show-prefix") or b"").decode().strip() + path  # from the top
     lines = [f"0 {MISSING}\t{path}"]
     for stage, data in ((1, base), (2, ours), (3, theirs)):
         sha = git("hash-object", "-w", "--stdin", stdin=data)

@@ -278,10 +278,14 @@ def test_a_project_without_the_old_path_is_left_alone(tmp_path):
     assert git(project, "status", "--porcelain") == ""
 
 
-def test_an_unknown_previous_release_loses_no_line(tmp_path):
+@pytest.mark.parametrize("folder", ["", "projects/churn"], ids=["repository", "subfolder"])
+def test_an_unknown_previous_release_loses_no_line(tmp_path, folder):
     # Without the previous release's text, the project's copy and the release's text are merged
-    # over an empty base: a line they disagree on comes back as a conflict, never dropped.
-    project = small_project(tmp_path / "p", {"src/pkg/mod.py": "A = 1\nB = 2\n"})
+    # over an empty base: a line they disagree on comes back as a conflict, never dropped. A
+    # project may also be a folder of a larger repository: the index is written from its top.
+    committed = {Path(folder, "src/pkg/mod.py").as_posix(): "A = 1\nB = 2\n"}
+    repository = small_project(tmp_path / "repo", committed)
+    project = repository / folder
     (project / "src/pkg/mod.py").unlink()
     (project / "src/pkg/sub").mkdir()
     (project / "src/pkg/sub/mod.py").write_text("A = 1\nB = 3\n")
@@ -291,4 +295,5 @@ def test_an_unknown_previous_release_loses_no_line(tmp_path):
     assert "CONFLICT" in output
     block = CONFLICT.search((project / "src/pkg/sub/mod.py").read_text())
     assert block and "B = 2" in block[1] and "B = 3" in block[2]
-    assert git(project, "diff", "--name-only", "--diff-filter=U").split() == ["src/pkg/sub/mod.py"]
+    unmerged = git(repository, "diff", "--name-only", "--diff-filter=U").split()
+    assert unmerged == [str(Path(folder, "src/pkg/sub/mod.py").as_posix())]
