@@ -239,7 +239,7 @@ def test_a_processing_job_reports_the_verdict_as_its_failure_reason(project, tmp
     # The SageMaker entrypoint turns the hook's exit into the job's failure message.
     script = """
 import sys
-from churn_prediction import monitoring_hook
+from churn_prediction.monitoring import hook as monitoring_hook
 from churn_prediction.sagemaker import entrypoint
 
 def process(*args):

@@ -78,7 +78,7 @@ def project_image(
 
 
 def metric_regexes(project: Path) -> list[dict[str, str]]:
-    path = project / "src" / PACKAGE / "metric_lines.py"
+    path = project / "src" / PACKAGE / "tracking" / "metric_lines.py"
     spec = importlib.util.spec_from_file_location("docker_test_metric_lines", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

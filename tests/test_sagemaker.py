@@ -161,7 +161,7 @@ def sagemaker_client(endpoint: str) -> Any:
 def expected_metric_definitions(project: Path) -> list[dict[str, str]]:
     """Return MetricDefinitions computed by the rendered project's own metric_lines module."""
     spec = importlib.util.spec_from_file_location(
-        "rendered_metric_lines", project / "src" / "churn_prediction" / "metric_lines.py"
+        "rendered_metric_lines", project / "src/churn_prediction/tracking/metric_lines.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

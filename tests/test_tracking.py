@@ -175,7 +175,7 @@ def sha256(path: Path) -> str:
 
 def load_metric_lines_module(project: Path) -> Any:
     """Import the rendered project's metric_lines.py (the launcher's source of regexes)."""
-    path = project / "src/churn_prediction/metric_lines.py"
+    path = project / "src/churn_prediction/tracking/metric_lines.py"
     spec = importlib.util.spec_from_file_location(f"metric_lines_{id(project)}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

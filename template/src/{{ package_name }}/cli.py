@@ -9,12 +9,12 @@ import click
 # `python -m <package>` and the console script look `run` up in this module once it exists.
 from kedro.framework.cli.project import run  # noqa: F401
 
-from .cli_monitoring import monitoring_commands
-from .cli_versions import versions
+from .monitoring.cli import monitoring_commands
 from .registry.cli import model_commands
 from .registry.retrain import retrain
 from .sagemaker.cli import sagemaker
 from .tracking.cli import mlflow_commands
+from .versioning.cli_versions import versions
 
 
 @click.group(name="project")

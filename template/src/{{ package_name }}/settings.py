@@ -3,13 +3,13 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
-from .monitoring_hook import MonitoringAlertHook
+from .monitoring.hook import MonitoringAlertHook
 from .registry.hook import ModelRegistryHook
-from .run_manifest_hook import RunManifestHook
-from .run_summary_hook import RunSummaryHook
-from .s3_preflight import S3PreflightHook
+from .run_log.run_summary_hook import RunSummaryHook
+from .run_log.warning_filters import ignore_dependency_warnings
 from .tracking import MlflowTrackingHook
-from .warning_filters import ignore_dependency_warnings
+from .versioning.run_manifest_hook import RunManifestHook
+from .versioning.s3_preflight import S3PreflightHook
 
 ignore_dependency_warnings()
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from ..metric_lines import scalar_metrics
+from ..tracking.metric_lines import scalar_metrics
 from .aliases import CHALLENGER, CHAMPION, alias_version, move_alias
 from .champion import require_trained_on
 from .registration import (

@@ -108,7 +108,7 @@ class Retrain:
 
     def _run(self, pipeline: str, load_versions: dict[str, str] | None = None) -> tuple[str, Any]:
         """Run `pipeline` in a new session; return (its save version, the error it raised)."""
-        from ..monitoring_hook import MonitoringVerdictExit
+        from ..monitoring.hook import MonitoringVerdictExit
 
         with self._session() as session:
             save_version = session.session_id

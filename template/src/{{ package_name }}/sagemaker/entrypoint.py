@@ -245,7 +245,7 @@ def _manifest_part_of(step_name: str | None) -> Iterator[None]:
     if step_name is None:
         yield
         return
-    from ..run_manifest_hook import execution_step
+    from ..versioning.run_manifest_hook import execution_step
 
     with execution_step(step_name):
         yield
@@ -259,8 +259,8 @@ def complete_execution(context: Any, save_version: str, execution_id: str) -> st
     """
     from kedro.config import MissingConfigException
 
-    from ..dataset_versions import locate, versioned_dataset_names
-    from ..run_manifest import MANIFEST_DATASET, merge_step_parts, write_manifest
+    from ..versioning.dataset_versions import locate, versioned_dataset_names
+    from ..versioning.run_manifest import MANIFEST_DATASET, merge_step_parts, write_manifest
 
     conf_catalog = context.config_loader["catalog"]
     if MANIFEST_DATASET not in versioned_dataset_names(conf_catalog):
@@ -332,7 +332,7 @@ def train(paths: JobPaths, env: str, pipeline_names: Sequence[str]) -> None:
     """Run a training job: hyperparameters as runtime params, channels in, model out."""
     project_path = _project_path()
     os.chdir(project_path)
-    # SageMaker's MetricDefinitions read the metrics from the log (metric_lines.py).
+    # SageMaker's MetricDefinitions read the metrics from the log (tracking/metric_lines.py).
     os.environ.setdefault("KEDRO_METRIC_LINES", "true")
     hyperparameters = read_hyperparameters(paths.hyperparameters)
     runtime_params = hyperparameters_to_runtime_params(hyperparameters)
@@ -681,7 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipeline_step(paths, args.env, step, args.param)
         else:
             gate(paths, args.env, args)
-    except SystemExit as stop:  # a monitoring verdict at its exit level (monitoring_hook.py)
+    except SystemExit as stop:  # a monitoring verdict at its exit level (monitoring/hook.py)
         if not stop.code:
             return 0
         write_failure_reason(failure_file, stop)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from ..metric_lines import metric_definitions
+from ..tracking.metric_lines import metric_definitions
 from .job_settings import container_environment, job_name, job_tags, network_settings, require
 
 PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"

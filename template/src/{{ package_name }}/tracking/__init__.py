@@ -5,6 +5,7 @@
   FINISHED, FAILED or KILLED.
 - `recorder.RunRecorder` writes one run to MLflow from a background thread, in order.
 - `cli` adds `kedro mlflow reproduce <run_id>`.
+- `metric_lines`: the `name=value` lines runs print and the SageMaker regexes that read them.
 - conf/<env>/tracking.yml configures both (docs/experiment-tracking.md).
 
 MLflow is imported only when a run is recorded, so `kedro --help` and runs with tracking

@@ -14,9 +14,9 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from .. import __version__ as project_version
-from ..metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
 from . import provenance
 from .config import TrackingConfig, redact
+from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
 from .recorder import RunRecorder, TrackedRun
 from .records import (
     MAX_KEY,

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...metric_lines import metric_definitions
 from ...registry.promotion import PromotionSettings
+from ...tracking.metric_lines import metric_definitions
 from ..job_settings import container_environment, network_settings
 from .grouping import (
     DatasetSpec,

@@ -57,9 +57,9 @@ class MonitoringAlertHook:
         """Send the verdict when the node that decides it has run."""
         if VERDICT_OUTPUT not in outputs:
             return
-        from .pipelines.monitoring.alerting.channels import deliver
-        from .pipelines.monitoring.alerting.settings import AlertingSettings
-        from .pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
+        from ..pipelines.monitoring.alerting.channels import deliver
+        from ..pipelines.monitoring.alerting.settings import AlertingSettings
+        from ..pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
 
         report = inputs["monitoring_report"]
         settings = AlertingSettings.from_params(inputs["params:monitoring"]["alerting"])

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-    from .tracking import MlflowTrackingHook
+    from ..tracking import MlflowTrackingHook
 
 logger = logging.getLogger(__name__)
 
