@@ -1,9 +1,9 @@
-"""Project pipelines."""
+"""Project pipelines, and the two made of other pipelines (composed here, so none imports another)."""
 
 from __future__ import annotations
 
 from kedro.framework.project import find_pipelines
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, pipeline
 
 # Pipelines that `kedro run` (the `__default__` pipeline: data processing, training, evaluation,
 # explainability) leaves out. `sample_data` regenerates the bundled raw data. `inference` scores a
@@ -18,11 +18,33 @@ COMPOSED_PIPELINES = frozenset({"retraining", "retraining_monitoring"})
 EXCLUDED_FROM_DEFAULT = frozenset(
     {"sample_data", "monitoring", "inference", "retraining", "retraining_monitoring"}
 )
+# The training run a challenger is made with: the same pipelines `kedro run` runs.
+TRAINING_RUN = ("data_processing", "training", "evaluation", "explainability")
+
+
+def compose(pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
+    """Return `pipelines` with `retraining` and `retraining_monitoring` completed.
+
+    `retraining` is its training-set node followed by the training run, whose raw input
+    `customers` becomes the policy's rows (`retraining_data`). `retraining_monitoring` is its
+    batch-selection node followed by the monitoring pipeline, unchanged but for its batch input
+    (`customers_current` becomes `newest_labelled_batch`). Node names stay those of the wrapped
+    pipelines.
+    """
+    training_run = sum((pipelines[name] for name in TRAINING_RUN), start=Pipeline([]))
+    composed = dict(pipelines)
+    composed["retraining"] = pipelines["retraining"] + pipeline(
+        training_run, inputs={"customers": "retraining_data"}
+    )
+    composed["retraining_monitoring"] = pipelines["retraining_monitoring"] + pipeline(
+        pipelines["monitoring"], inputs={"customers_current": "newest_labelled_batch"}
+    )
+    return composed
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Return every pipeline found under `pipelines/`, plus `__default__` (all but excluded)."""
-    pipelines = find_pipelines(raise_errors=True)
+    """Return every pipeline found under `pipelines/` (composed), plus `__default__`."""
+    pipelines = compose(find_pipelines(raise_errors=True))
     pipelines["__default__"] = sum(
         (pipe for name, pipe in pipelines.items() if name not in EXCLUDED_FROM_DEFAULT),
         start=Pipeline([]),
