@@ -1,4 +1,4 @@
-"""Project pipelines, and the two made of other pipelines (composed here, so none imports another)."""
+"""Project pipelines, and the two made of other pipelines (composed here: none imports another)."""
 
 from __future__ import annotations
 
