@@ -458,9 +458,9 @@ def mean_abs_shap(
 ) -> dict[str, float]:
     """Return mean |SHAP| per feature (largest first) on a seeded sample of ``features``.
 
-    Monitoring's concept drift calls this on the current batch and compares the result with the
-    ``shap_importance`` baseline that the explainability pipeline writes with the same function.
-    Extra keyword arguments go to ``explain`` (``explainer``, ``background_size``, ...).
+    The monitoring pipeline calls this on the current batch and compares the result with the
+    ``shap_importance`` baseline that this pipeline writes with the same function. Extra keyword
+    arguments go to ``explain`` (``explainer``, ``background_size``, ...).
     """
     sample, _ = sample_rows(features, sample_size, random_state)
     return explain(model, sample, random_state=random_state, **explain_options).mean_abs()
