@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
 
@@ -22,8 +24,19 @@ EXCLUDED_FROM_DEFAULT = frozenset(
 TRAINING_RUN = ("data_processing", "training", "evaluation", "explainability")
 
 
+def found_or_created(name: str, pipelines: dict[str, Pipeline]) -> Pipeline:
+    """Return pipeline `name` as found, else from its own `create_pipeline()`.
+
+    `kedro run --pipelines retraining` makes `find_pipelines` load only the pipelines it names,
+    so the pipelines a composed one wraps may be missing from what it found.
+    """
+    if name in pipelines:
+        return pipelines[name]
+    return import_module(f"{__package__}.pipelines.{name}").create_pipeline()
+
+
 def compose(pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
-    """Return `pipelines` with `retraining` and `retraining_monitoring` completed.
+    """Return `pipelines` with `retraining` and `retraining_monitoring` (when found) completed.
 
     `retraining` is its training-set node followed by the training run, whose raw input
     `customers` becomes the policy's rows (`retraining_data`). `retraining_monitoring` is its
@@ -31,14 +44,19 @@ def compose(pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
     (`customers_current` becomes `newest_labelled_batch`). Node names stay those of the wrapped
     pipelines.
     """
-    training_run = sum((pipelines[name] for name in TRAINING_RUN), start=Pipeline([]))
     composed = dict(pipelines)
-    composed["retraining"] = pipelines["retraining"] + pipeline(
-        training_run, inputs={"customers": "retraining_data"}
-    )
-    composed["retraining_monitoring"] = pipelines["retraining_monitoring"] + pipeline(
-        pipelines["monitoring"], inputs={"customers_current": "newest_labelled_batch"}
-    )
+    if "retraining" in pipelines:
+        training_run = sum(
+            (found_or_created(name, pipelines) for name in TRAINING_RUN), start=Pipeline([])
+        )
+        composed["retraining"] = pipelines["retraining"] + pipeline(
+            training_run, inputs={"customers": "retraining_data"}
+        )
+    if "retraining_monitoring" in pipelines:
+        monitoring = found_or_created("monitoring", pipelines)
+        composed["retraining_monitoring"] = pipelines["retraining_monitoring"] + pipeline(
+            monitoring, inputs={"customers_current": "newest_labelled_batch"}
+        )
     return composed
 
 
