@@ -105,7 +105,7 @@ def main() -> int:
         project = args.project or render_project(Path(scratch) / "project")
         package, params = load_package(project)
         generator = importlib.import_module(f"{package}.pipelines.sample_data.nodes")
-        processing = importlib.import_module(f"{package}.pipelines.data_processing.nodes")
+        processing = importlib.import_module(f"{package}.core.features")
         training = importlib.import_module(f"{package}.pipelines.training.nodes")
         evaluation = importlib.import_module(f"{package}.pipelines.evaluation.nodes")
         nodes = importlib.import_module(f"{package}.pipelines.explainability.nodes")

@@ -72,7 +72,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
     import yaml
-    from churn_prediction.pipelines.data_processing.nodes import prepare_features
+    from churn_prediction.core.features import prepare_features
     from churn_prediction.pipelines.evaluation.nodes import predict_test_set
     from churn_prediction.pipelines.inference.nodes import score_batch
     from churn_prediction.pipelines.sample_data.nodes import generate_drifted_batch

@@ -189,7 +189,7 @@ PROBE = textwrap.dedent(
         predictions = context.catalog.load("test_predictions")
         params = context.params
     nodes = importlib.import_module(f"{package}.pipelines.explainability.nodes")
-    attribution_module = importlib.import_module(f"{package}.pipelines.explainability.attribution")
+    attribution_module = importlib.import_module(f"{package}.core.attribution")
     generator = importlib.import_module(f"{package}.pipelines.sample_data.nodes")
     features, xai = params["features"], params["explainability"]
 

@@ -36,8 +36,8 @@ def project_modules(default_project: Path) -> dict[str, Any]:
             name: importlib.import_module(f"{package}.pipelines.{name}").create_pipeline()
             for name in ("data_processing", "training", "evaluation")
         }
-        nodes = importlib.import_module(f"{package}.pipelines.data_processing.nodes")
-        yield {"pipelines": pipelines, "SchemaError": nodes.SchemaError}
+        core_features = importlib.import_module(f"{package}.core.features")
+        yield {"pipelines": pipelines, "SchemaError": core_features.SchemaError}
     finally:
         sys.path.remove(str(default_project / "src"))
 

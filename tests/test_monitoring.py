@@ -36,7 +36,7 @@ CHROMIUM_FLAGS = (
 PRELUDE = f"""
 import json, sys
 import numpy as np, pandas as pd, yaml
-from {PACKAGE}.pipelines.data_processing.nodes import prepare_features
+from {PACKAGE}.core.features import prepare_features
 from {PACKAGE}.pipelines.monitoring.expectations import derive_expectation_suite, validate_batch
 from {PACKAGE}.pipelines.monitoring.feature_drift import detect_feature_drift
 features = yaml.safe_load(open("conf/base/parameters.yml"))["features"]

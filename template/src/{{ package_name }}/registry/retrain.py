@@ -347,7 +347,7 @@ class Retrain:
 
     def _prepared_batch(self, name: str) -> Any:
         """Return labelled batch `name` checked and prepared as the model's input."""
-        from ..pipelines.data_processing.nodes import prepare_features, validator_for
+        from ..core.features import prepare_features, validator_for
 
         raw = labelled_partitions(self._context().catalog)[name]()
         checked = validator_for(f"labelled batch {name}", require_target=True)(raw, self.features)

@@ -2,7 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import prepare_features, split_data, validator_for
+from ...core.features import prepare_features, validator_for
+from .nodes import split_data
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
+from ...core.features import model_columns
+from ...core.metrics import classification_metrics
 from ...scoring import predict_scores
 
 if TYPE_CHECKING:
@@ -26,38 +27,18 @@ def predict_test_set(
 
     Without an id column (`features.id_column: null`) the id is the row's position in the test set.
     """
-    columns = [*(features["numeric"] or []), *(features["categorical"] or [])]
     id_column = features.get("id_column")
     predictions = pd.DataFrame(
         {
             "id": test_set[id_column].to_numpy() if id_column else np.arange(len(test_set)),
             "y_true": test_set[features["target"]].to_numpy(),
-            "y_score": predict_scores(model, test_set, columns),
+            "y_score": predict_scores(model, test_set, model_columns(features)),
         }
     )
     sensitive = features.get("sensitive_attribute")
     if sensitive and sensitive in test_set.columns:
         predictions["group"] = test_set[sensitive].to_numpy()
     return predictions
-
-
-def classification_metrics(
-    y_true: np.ndarray, y_score: np.ndarray, threshold: float
-) -> dict[str, Any]:
-    """Return ROC AUC, PR AUC, accuracy, F1, log loss and the confusion matrix at `threshold`."""
-    y_pred = (y_score >= threshold).astype(int)
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=[0, 1])
-    return {
-        "roc_auc": float(skm.roc_auc_score(y_true, y_score)),
-        "pr_auc": float(skm.average_precision_score(y_true, y_score)),
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
-        "log_loss": float(skm.log_loss(y_true, np.clip(y_score, 1e-15, 1 - 1e-15), labels=[0, 1])),
-        "confusion_matrix": matrix.tolist(),
-        "threshold": float(threshold),
-        "n_test": len(y_true),
-        "positive_rate": float(np.mean(y_true)),
-    }
 
 
 def evaluate_model(predictions: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +53,7 @@ def evaluate_model(predictions: pd.DataFrame, params: dict[str, Any]) -> dict[st
 def plot_roc_curve(predictions: pd.DataFrame) -> Figure:
     """Return a figure of the ROC curve with its AUC and the chance diagonal."""
     import matplotlib.pyplot as plt
+    from sklearn import metrics as skm
 
     fpr, tpr, _ = skm.roc_curve(predictions["y_true"], predictions["y_score"])
     auc = skm.auc(fpr, tpr)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .attribution import Attribution, explain, sample_rows
+from ...core.attribution import Attribution, explain, sample_rows
 from .bias import TOO_SMALL, fairness_report
 
 logger = logging.getLogger(__name__)

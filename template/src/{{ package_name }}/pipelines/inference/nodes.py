@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...core.features import model_columns
 from ...scoring import predict_scores
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def model_features(model: Any, features: Mapping[str, Any]) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         return [str(name) for name in names]
-    return [*features["numeric"], *features["categorical"]]
+    return model_columns(features)
 
 
 def iter_chunks(batch: Any) -> Iterator[pd.DataFrame]:

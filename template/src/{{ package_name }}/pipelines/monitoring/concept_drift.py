@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...core.features import model_columns
 from .severity import issue, worst_level
 
 logger = logging.getLogger(__name__)
@@ -219,8 +220,8 @@ def _attribution_checks(
     findings: list[dict],
 ) -> dict[str, Any]:
     if importance_fn is None:
-        from ..explainability.attribution import mean_abs_shap as importance_fn
-    columns = [*(features["numeric"] or []), *(features["categorical"] or [])]
+        from ...core.attribution import mean_abs_shap as importance_fn
+    columns = model_columns(features)
     size, seed = int(params.get("sample_size", 500)), int(params.get("random_state", 0))
     thresholds = {
         k: params[k]

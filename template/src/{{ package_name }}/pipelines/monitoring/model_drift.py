@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...core.features import model_columns
+from ...core.metrics import classification_metrics
 from .severity import issue, worst_level
 
 if TYPE_CHECKING:
@@ -101,13 +103,12 @@ def detect_model_drift(
 ) -> dict[str, Any]:
     """Return the model's metrics on the labelled current batch compared with the baseline."""
     from ...scoring import predict_scores
-    from ..evaluation.nodes import classification_metrics
 
     params = dict(params or {})
     tolerances = params.get("metrics") or DEFAULT_TOLERANCES
     min_rows = int(params.get("min_labelled_rows", 200))
     target = features["target"]
-    columns = [*features["numeric"], *features["categorical"]]
+    columns = model_columns(features)
     result: dict[str, Any] = {
         "level": "ok",
         "status": "skipped",

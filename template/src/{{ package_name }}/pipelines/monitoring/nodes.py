@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...core.features import model_columns
 from . import alerting
 from .alerting.settings import AlertingSettings
 from .alerting.verdict import exit_code
@@ -107,7 +108,7 @@ def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by pos
     result = detect_model_drift(
         model, current_set, evaluation_metrics, features, monitoring.get("model_drift")
     )
-    columns = [*features["numeric"], *features["categorical"]]
+    columns = model_columns(features)
     drift = detect_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from ..data_processing.nodes import prepare_features, validator_for
+from ...core.features import prepare_features, validator_for
 from .nodes import (
     assemble_monitoring_report,
     build_monitoring_metrics,

@@ -1,22 +1,17 @@
-"""Retraining pipeline: the default training run, fed by the training-set policy.
+"""Retraining pipeline: the training set by policy (`retraining_data`).
 
-It reuses the data processing, training, evaluation and explainability pipelines unchanged,
-with their raw input `customers` replaced by the policy's rows (`retraining_data`), so a
-challenger is made exactly the way `kedro run` makes a model.
+`pipeline_registry.py` appends the default training run (data processing, training, evaluation,
+explainability) with its raw input `customers` replaced by `retraining_data`, so a challenger is
+made exactly the way `kedro run` makes a model, and no pipeline imports another.
 """
 
-from kedro.pipeline import Node, Pipeline, pipeline
+from kedro.pipeline import Node, Pipeline
 
-from ..data_processing import create_pipeline as data_processing
-from ..evaluation import create_pipeline as evaluation
-from ..explainability import create_pipeline as explainability
-from ..training import create_pipeline as training
 from .nodes import build_training_data
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Return the retraining pipeline: training set by policy, then a full training run."""
-    training_run = data_processing() + training() + evaluation() + explainability()
+    """Return the node that builds the challenger's raw training rows by policy."""
     return Pipeline(
         [
             Node(
@@ -31,4 +26,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_training_data",
             ),
         ]
-    ) + pipeline(training_run, inputs={"customers": "retraining_data"})
+    )

@@ -1,17 +1,17 @@
-"""The monitoring pipeline, unchanged, pointed at the newest labelled batch.
+"""The newest labelled batch, which `pipeline_registry.py` feeds to the monitoring pipeline.
 
-`kedro retrain` runs it with the champion's model, training set and metrics (load versions),
-so the verdict says whether the newest batch still suits the model in service.
+`kedro retrain` runs the whole (monitoring included) with the champion's model, training set and
+metrics (load versions), so the verdict says whether the newest batch still suits the model in
+service.
 """
 
-from kedro.pipeline import Node, Pipeline, pipeline
+from kedro.pipeline import Node, Pipeline
 
-from ..monitoring import create_pipeline as monitoring
-from ..retraining.nodes import newest_partition
+from ...core.partitions import newest_partition
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Return monitoring with its batch input replaced by the newest labelled batch."""
+    """Return the node that selects the newest labelled batch (`newest_labelled_batch`)."""
     return Pipeline(
         [
             Node(
@@ -21,4 +21,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_newest_labelled_batch",
             )
         ]
-    ) + pipeline(monitoring(), inputs={"customers_current": "newest_labelled_batch"})
+    )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline as SklearnPipeline
-from sklearn.preprocessing import OrdinalEncoder
+
+from ...core.features import model_columns
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline as SklearnPipeline
+else:
+    # Kedro reads node annotations at run time; this name stands in so that registering the
+    # pipelines does not import scikit-learn (build_model imports it when it builds).
+    SklearnPipeline = Any
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +27,11 @@ def build_model(features: dict[str, Any], hyperparameters: dict[str, Any]) -> Sk
     a new category in production degrades gracefully instead of failing. The encoded frame keeps
     the raw feature names, so SHAP values and drift reports speak the same names.
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
     )
@@ -33,14 +43,14 @@ def build_model(features: dict[str, Any], hyperparameters: dict[str, Any]) -> Sk
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
     classifier = HistGradientBoostingClassifier(**hyperparameters)
-    return SklearnPipeline([("preprocess", preprocess), ("classifier", classifier)])
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
 
 
 def train_model(
     train_set: pd.DataFrame, features: dict[str, Any], params: dict[str, Any]
 ) -> SklearnPipeline:
     """Return the model fitted on the training set's feature columns and target."""
-    columns = [*features["numeric"], *features["categorical"]]
+    columns = model_columns(features)
     model = build_model(features, params["hyperparameters"])
     model.fit(train_set[columns], train_set[features["target"]])
     classifier = model.named_steps["classifier"]

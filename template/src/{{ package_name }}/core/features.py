@@ -1,0 +1,162 @@
+"""The feature spec's columns, the schema check of a raw table, and its model-ready frame.
+
+`features` in conf/base/parameters.yml names the columns; every module that needs the model's
+columns asks `model_columns()`, so they are listed in one place. The data processing pipeline
+checks and prepares the reference batch with these functions, monitoring the current batch, and
+`kedro retrain` each labelled batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial, update_wrapper
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+class SchemaError(ValueError):
+    """Raised when an input table does not have the columns or values the pipeline needs."""
+
+
+def model_columns(features: Mapping[str, Any]) -> list[str]:
+    """Return the model's feature columns: numeric then categorical, in parameter order."""
+    return [*(features["numeric"] or []), *(features["categorical"] or [])]
+
+
+def required_columns(features: Mapping[str, Any], *, with_target: bool = True) -> list[str]:
+    """Return every column a prepared table carries: id, features, sensitive attribute, target.
+
+    The id column and the sensitive attribute are optional (`null` in parameters.yml).
+    """
+    columns = [features.get("id_column"), *model_columns(features)]
+    columns.append(features.get("sensitive_attribute"))
+    if with_target:
+        columns.append(features["target"])
+    return list(dict.fromkeys(col for col in columns if col))
+
+
+def check_feature_spec(features: dict[str, Any]) -> None:
+    """Raise SchemaError naming the key and column if `features` in parameters.yml is unusable."""
+    problems = []
+    if not features.get("target"):
+        problems.append("features.target must name the label column")
+    for key in ("numeric", "categorical"):
+        value = features.get(key)
+        if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+            problems.append(f"features.{key} must be a list of column names (`[]` for none)")
+    numeric = [c for c in features.get("numeric") or [] if isinstance(c, str)]
+    categorical = [c for c in features.get("categorical") or [] if isinstance(c, str)]
+    if not numeric and not categorical:
+        problems.append("features.numeric and features.categorical are both empty: no features")
+    model = [*numeric, *categorical]
+    repeated = sorted({col for col in model if model.count(col) > 1})
+    if repeated:
+        problems.append(f"column(s) {repeated} listed twice in features.numeric/categorical")
+    roles = {"target": features.get("target"), "id_column": features.get("id_column")}
+    roles["sensitive_attribute"] = features.get("sensitive_attribute")
+    for role, col in roles.items():
+        if col and col in model:
+            problems.append(
+                f"features.{role} {col!r} is also a model feature: remove it from "
+                "features.numeric/categorical"
+            )
+    named = [(role, col) for role, col in roles.items() if col]
+    for col in sorted({col for _, col in named if [c for _, c in named].count(col) > 1}):
+        shared = " and ".join(f"features.{role}" for role, c in named if c == col)
+        problems.append(f"{shared} are all {col!r}: a column has one role")
+    if problems:
+        raise SchemaError("parameters.yml `features` is invalid: " + "; ".join(problems))
+
+
+def validate_schema(
+    raw: pd.DataFrame,
+    features: dict[str, Any],
+    dataset_name: str = "input",
+    require_target: bool = True,
+) -> pd.DataFrame:
+    """Return `raw` unchanged if it has every required column with usable values.
+
+    Raises SchemaError naming the dataset, the missing columns and the offending values, so a
+    malformed file fails before any model is fitted. A batch to score or monitor may come
+    without labels (`require_target=False`); its labels are still checked when present.
+    """
+    check_feature_spec(features)
+    if raw.empty:
+        raise SchemaError(f"{dataset_name} is empty: it has no rows")
+    expected = required_columns(features, with_target=require_target)
+    missing = [col for col in expected if col not in raw.columns]
+    if missing:
+        raise SchemaError(
+            f"{dataset_name} is missing column(s) {missing}; it has {list(raw.columns)}"
+        )
+    problems = []
+    for col in features["numeric"] or []:
+        coerced = pd.to_numeric(raw[col], errors="coerce")
+        bad = raw[col].notna() & coerced.isna()
+        if bad.any():
+            examples = raw.loc[bad, col].astype(str).unique()[:3].tolist()
+            problems.append(f"column {col!r} must be numeric, found {examples}")
+    if require_target:
+        # A feature without a single value cannot be learnt from (and breaks the model's binning).
+        empty = [col for col in model_columns(features) if raw[col].isna().all()]
+        if empty:
+            problems.append(
+                f"feature column(s) {empty} have no values (all {len(raw)} missing): fill them "
+                "or remove them from features.numeric/categorical"
+            )
+    target_name = features["target"]
+    if target_name in raw.columns:
+        target = pd.to_numeric(raw[target_name], errors="coerce")
+        bad = raw[target_name].notna() & ~target.isin([0, 1])
+        if bad.any():
+            values = raw.loc[bad, target_name].astype(str).unique()[:5].tolist()
+            problems.append(f"target {target_name!r} must hold 0/1 labels, found {values}")
+        elif require_target and target.dropna().nunique() < 2:
+            # A model cannot learn from one class, and ROC AUC is undefined: fail before training.
+            found = target.dropna().unique().tolist()
+            problems.append(
+                f"target {target_name!r} must hold both classes 0 and 1 to train, "
+                f"found only {[int(v) for v in found]}"
+            )
+    id_column = features.get("id_column")
+    duplicated = raw[id_column].duplicated() if id_column else pd.Series(dtype=bool)
+    if duplicated.any():
+        problems.append(f"id column {id_column!r} has {int(duplicated.sum())} duplicate value(s)")
+    if problems:
+        raise SchemaError(f"{dataset_name} failed schema validation: " + "; ".join(problems))
+    return raw
+
+
+def validator_for(dataset_name: str, *, require_target: bool) -> Callable[..., pd.DataFrame]:
+    """Return validate_schema bound to a dataset name, so its errors say which input failed."""
+    bound = partial(validate_schema, dataset_name=dataset_name, require_target=require_target)
+    return update_wrapper(bound, validate_schema)
+
+
+def prepare_features(raw: pd.DataFrame, features: dict[str, Any]) -> pd.DataFrame:
+    """Return the required columns with model dtypes: numerics as float, categoricals as str.
+
+    Missing numerics and categoricals stay missing (the model handles them); rows without a
+    label are dropped and counted in the log. An unlabelled batch keeps no target column.
+    """
+    target = features["target"]
+    labelled = target in raw.columns
+    frame = raw[required_columns(features, with_target=labelled)].copy()
+    for col in features["numeric"] or []:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    for col in features["categorical"] or []:
+        values = frame[col]
+        frame[col] = values.where(values.isna(), values.astype(str))
+    if not labelled:
+        return frame.reset_index(drop=True)
+    frame[target] = pd.to_numeric(frame[target], errors="coerce")
+    unlabelled = frame[target].isna()
+    if unlabelled.any():
+        logger.warning("dropping %d row(s) without a %r label", int(unlabelled.sum()), target)
+        frame = frame.loc[~unlabelled]
+    frame[target] = frame[target].astype("int64")
+    return frame.reset_index(drop=True)
