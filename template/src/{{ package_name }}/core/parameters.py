@@ -508,19 +508,35 @@ class ProjectParameters:
 
 
 @dataclass(frozen=True)
-class ParameterSources:
-    """The parameter files of a run, in load order (base first), each with its parsed content."""
+class ParameterFile:
+    """One parameter file: its name as the error shows it, its environment and its content."""
 
-    files: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    name: str
+    env: str
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ParameterSources:
+    """The parameter files of a run, in load order (base first, then the run environment)."""
+
+    files: tuple[ParameterFile, ...] = ()
 
     def locate(self, path: Sequence[str | int]) -> str:
-        """Return the file that sets `path`, else the one holding its nearest parent."""
+        """Return the file that sets `path`, else the one holding its nearest parent.
+
+        Kedro's default merge replaces a whole top-level section with the run environment's, so
+        only the files of the last environment that sets the section are searched.
+        """
+        holders = [f for f in self.files if path and _has_path(f.content, path[:1])]
+        if not holders:
+            return "runtime parameters (--params)"
+        candidates = [f for f in holders if f.env == holders[-1].env]
         for depth in range(len(path), 0, -1):
-            # The run environment overrides base: the last file that sets the key wins.
-            for name, content in reversed(self.files):
-                if _has_path(content, path[:depth]):
-                    return name
-        return "runtime parameters (--params)"
+            for file in reversed(candidates):
+                if _has_path(file.content, path[:depth]):
+                    return file.name
+        return candidates[-1].name
 
 
 def _has_path(content: Any, path: Sequence[str | int]) -> bool:
@@ -540,7 +556,7 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
     import yaml
 
     root = Path(conf_source)
-    files: list[tuple[str, Mapping[str, Any]]] = []
+    files: list[ParameterFile] = []
     for env in envs:
         folder = root / env
         if not folder.is_dir():
@@ -558,7 +574,7 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
             except (OSError, yaml.YAMLError):
                 continue  # Kedro's own loader reports an unreadable file
             label = f"{root.name}/{env}/{path.relative_to(folder).as_posix()}"
-            files.append((label, content if isinstance(content, Mapping) else {}))
+            files.append(ParameterFile(label, env, content if isinstance(content, Mapping) else {}))
     return ParameterSources(tuple(files))
 
 
@@ -583,6 +599,8 @@ def _known_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[s
 
 def _describe(section: str, error: Mapping[str, Any], model: type[BaseModel]) -> tuple[list, str]:
     loc = [section, *error["loc"]]
+    if error["type"] == "missing":
+        return loc, "missing key (every key the shipped YAML has is required)"
     if error["type"] != "extra_forbidden":
         return loc, str(error["msg"])
     moved = MOVED_KEYS.get(tuple(str(part) for part in loc))
@@ -622,8 +640,8 @@ def parse_parameters(
         except ValidationError as error:
             for item in error.errors():
                 loc, message = _describe(section, item, model)
-                # A missing key or a bad value is in the file that holds its parent.
-                where = sources.locate(loc)
+                # A missing key belongs in the file that holds its parent.
+                where = sources.locate(loc[:-1] if item["type"] == "missing" else loc)
                 problems.append(f"{where}: {_dotted(loc)}: {message}")
     if problems:
         raise ParameterError(problems)
