@@ -28,7 +28,7 @@ class InvalidParametersExit(SystemExit):
         self.error = error
 
     def __str__(self) -> str:
-        return str(self.error)
+        return f"{self.error}\nNo node has run."
 
 
 class ParametersHook:
@@ -47,5 +47,6 @@ class ParametersHook:
         try:
             parse_parameters(params or {}, read_parameter_sources(loader.conf_source, envs))
         except ParameterError as error:
-            print(error, file=sys.stderr, flush=True)
-            raise InvalidParametersExit(error) from None
+            stop = InvalidParametersExit(error)
+            print(stop, file=sys.stderr, flush=True)
+            raise stop from None

@@ -480,10 +480,8 @@ class ParameterError(ValueError):
         count = len(self.problems)
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         super().__init__(
-            f"Invalid parameters ({count} problem{'s' if count != 1 else ''}); "
-            f"nothing has run:\n{lines}\n"
-            "The models of every section are in src/<package>/core/parameters.py "
-            "(docs/parameters.md)."
+            f"Invalid parameters ({count} problem{'s' if count != 1 else ''}):\n{lines}\n"
+            "Every section's model is in src/<package>/core/parameters.py (docs/parameters.md)."
         )
 
 
@@ -597,8 +595,11 @@ def _known_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[s
     return known
 
 
-def _describe(section: str, error: Mapping[str, Any], model: type[BaseModel]) -> tuple[list, str]:
-    loc = [section, *error["loc"]]
+def _describe(
+    prefix: tuple[str, ...], error: Mapping[str, Any], model: type[BaseModel]
+) -> tuple[list[str | int], str]:
+    """Return the full key path of a validation error and what is wrong, in words."""
+    loc: list[str | int] = [*prefix, *error["loc"]]
     if error["type"] == "missing":
         return loc, "missing key (every key the shipped YAML has is required)"
     if error["type"] != "extra_forbidden":
@@ -607,9 +608,9 @@ def _describe(section: str, error: Mapping[str, Any], model: type[BaseModel]) ->
     if moved:
         return loc, f"no longer read: {moved}"
     homes = [
-        f"{section}.{path}"
+        _dotted((*prefix, path))
         for path in _known_paths(model).get(str(loc[-1]), [])
-        if f"{section}.{path}" != _dotted(loc)
+        if _dotted((*prefix, path)) != _dotted(loc)
     ]
     if homes:
         return loc, f"unknown key here; it belongs under {' or '.join(homes)}"
@@ -639,7 +640,7 @@ def parse_parameters(
             parsed[section] = model.model_validate(value)
         except ValidationError as error:
             for item in error.errors():
-                loc, message = _describe(section, item, model)
+                loc, message = _describe((section,), item, model)
                 # A missing key belongs in the file that holds its parent.
                 where = sources.locate(loc[:-1] if item["type"] == "missing" else loc)
                 problems.append(f"{where}: {_dotted(loc)}: {message}")
@@ -651,14 +652,16 @@ def parse_parameters(
 def section(model: type[BaseModel], value: Any, name: str) -> Any:
     """Return one section (or subsection) parsed; a ParameterError names each bad key.
 
-    For nodes, which receive one `params:<name>` each: the run's hook has checked the files, so
-    this only fails when a node is called directly with bad settings.
+    For nodes, which receive one `params:<name>` each: the run's hook has checked the files
+    already, so this fails only when a node is called with other settings (a test, a notebook).
     """
     if isinstance(value, model):
         return value
     try:
         return model.model_validate(value)
     except ValidationError as error:
-        raise ParameterError(
-            [f"{name}.{_dotted(e['loc'])}: {e['msg']}" for e in error.errors()]
-        ) from None
+        problems = []
+        for item in error.errors():
+            loc, message = _describe(tuple(name.split(".")), item, model)
+            problems.append(f"{_dotted(loc)}: {message}")
+        raise ParameterError(problems) from None
