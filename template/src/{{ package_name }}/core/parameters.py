@@ -52,7 +52,7 @@ def _warn_below_fail(model: BaseModel, *pairs: tuple[str, str]) -> None:
             raise ValueError(f"{warn} ({getattr(model, warn)}) must be <= {fail}")
 
 
-# ----- features (parameters.yml) -------------------------------------------------------------------
+# ----- features (parameters.yml) ------------------------------------------------------------------
 
 
 class FeatureSpec(_Section):
@@ -93,7 +93,7 @@ class FeatureSpec(_Section):
         return (*self.numeric, *self.categorical)
 
 
-# ----- data_processing, training, evaluation, inference ---------------------------------------------
+# ----- data_processing, training, evaluation, inference -------------------------------------------
 
 
 class DataProcessingSettings(_Section):
@@ -418,7 +418,7 @@ class MonitoringSettings(_Section):
     alerting: AlertingSettings
 
 
-# ----- sample_data (only with the example) ---------------------------------------------------------
+# ----- sample_data (only with the example) --------------------------------------------------------
 
 
 class LabelledBatchesSettings(_Section):
@@ -502,7 +502,7 @@ class ProjectParameters:
     sample_data: SampleDataSettings | None = None
 
 
-# ----- where a key was written ---------------------------------------------------------------------
+# ----- where a key was written --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -576,7 +576,7 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
     return ParameterSources(tuple(files))
 
 
-# ----- the check -----------------------------------------------------------------------------------
+# ----- the check ----------------------------------------------------------------------------------
 
 
 def _dotted(loc: Iterable[str | int]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
 from ...core.parameters import PredictionDriftSettings
 from .severity import worst_level
 
