@@ -526,6 +526,8 @@ class ParameterSources:
         Kedro's default merge replaces a whole top-level section with the run environment's, so
         only the files of the last environment that sets the section are searched.
         """
+        if not self.files:
+            return "parameters"  # the files could not be read (a packaged, compressed conf)
         holders = [f for f in self.files if path and _has_path(f.content, path[:1])]
         if not holders:
             return "runtime parameters (--params)"
