@@ -557,7 +557,7 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
 
     root = Path(conf_source)
     files: list[ParameterFile] = []
-    for env in envs:
+    for env in dict.fromkeys(envs):  # `--env base` names base twice
         folder = root / env
         if not folder.is_dir():
             continue
@@ -567,6 +567,8 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
             for pattern in ("**/parameters*", "parameters*/**/*")
             for path in folder.glob(pattern)
             if path.is_file() and path.suffix in {".yml", ".yaml", ".json"}
+            # Kedro skips hidden files and folders (.ipynb_checkpoints ...).
+            and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         }
         for path in sorted(found):
             try:
