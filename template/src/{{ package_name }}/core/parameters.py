@@ -566,7 +566,8 @@ def read_parameter_sources(conf_source: Path | str, envs: Iterable[str]) -> Para
             path
             for pattern in ("**/parameters*", "parameters*/**/*")
             for path in folder.glob(pattern)
-            if path.is_file() and path.suffix in {".yml", ".yaml", ".json"}
+            if path.is_file()
+            and path.suffix in {".yml", ".yaml", ".json"}
             # Kedro skips hidden files and folders (.ipynb_checkpoints ...).
             and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         }
