@@ -33,6 +33,15 @@ def configured_features() -> dict[str, Any]:
     return yaml.safe_load((PROJECT_ROOT / "conf/base/parameters.yml").read_text())["features"]
 
 
+def shipped_section(name: str) -> dict[str, Any]:
+    """Return one parameters section as conf/base ships it (a node's `params:<name>`)."""
+    for path in sorted((PROJECT_ROOT / "conf/base").glob("parameters*.yml")):
+        content = yaml.safe_load(path.read_text()) or {}
+        if name in content:
+            return content[name]
+    raise KeyError(f"no parameters file in conf/base has a {name!r} section")
+
+
 def _fresh_names(prefix: str, count: int, taken: set[str]) -> list[str]:
     names, index = [], 0
     while len(names) < count:

@@ -4,6 +4,7 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every s
 """
 
 from .monitoring.hook import MonitoringAlertHook
+from .parameters_hook import ParametersHook
 from .registry.hook import ModelRegistryHook
 from .run_log.run_summary_hook import RunSummaryHook
 from .run_log.warning_filters import ignore_dependency_warnings
@@ -19,7 +20,8 @@ TRACKING = MlflowTrackingHook()
 # Hooks run in last-in-first-out order. RunManifestHook pins unpinned inputs to the newest complete
 # run before any node and writes this run's manifest last; the registry hook registers the model
 # after the tracking hook has closed the run; the summary comes after that; MonitoringAlertHook
-# (also `trylast`) ends a monitoring run with its exit status after all others.
+# (also `trylast`) ends a monitoring run with its exit status after all others. ParametersHook,
+# last in the list and `tryfirst`, checks every parameters section before anything else happens.
 HOOKS = (
     MonitoringAlertHook(),
     RunSummaryHook(TRACKING),
@@ -27,6 +29,7 @@ HOOKS = (
     ModelRegistryHook(),
     TRACKING,
     S3PreflightHook(),
+    ParametersHook(),
 )
 
 CONFIG_LOADER_ARGS = {

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.attribution import Attribution, explain, sample_rows
+from ...core.parameters import ExplainabilitySettings, section
 from .bias import TOO_SMALL, fairness_report
 
 logger = logging.getLogger(__name__)
@@ -37,20 +38,21 @@ def explain_model(
 ) -> Attribution:
     """Return SHAP attributions of the model on a seeded, target-stratified test-set sample."""
     target = features.get("target")
+    settings = section(ExplainabilitySettings, params, "explainability")
     sample, used_all_rows = sample_rows(
         test_set,
-        sample_size=int(params.get("sample_size", 2000)),
-        random_state=int(params.get("random_state", 0)),
+        sample_size=settings.sample_size,
+        random_state=settings.random_state,
         stratify_by=target if target in test_set.columns else None,
     )
     attribution = explain(
         model,
         sample,
-        explainer=params.get("explainer", "auto"),
-        background_size=int(params.get("background_size", 100)),
-        agnostic_max_rows=int(params.get("agnostic_max_rows", 200)),
-        additivity_tolerance=float(params.get("additivity_tolerance", 1e-3)),
-        random_state=int(params.get("random_state", 0)),
+        explainer=settings.explainer,
+        background_size=settings.background_size,
+        agnostic_max_rows=settings.agnostic_max_rows,
+        additivity_tolerance=settings.additivity_tolerance,
+        random_state=settings.random_state,
     )
     attribution.rows_available = len(test_set)
     attribution.used_all_rows = used_all_rows
@@ -78,7 +80,7 @@ def plot_shap_beeswarm(attribution: Attribution, params: dict[str, Any]) -> Any:
     plt.figure()
     shap.plots.beeswarm(
         attribution.to_explanation(),
-        max_display=int(params.get("max_display", 20)),
+        max_display=section(ExplainabilitySettings, params, "explainability").max_display,
         show=False,
     )
     return _finish(plt.gcf(), f"SHAP values ({attribution.output}), {len(attribution.data)} rows")
@@ -92,7 +94,7 @@ def plot_shap_bar(attribution: Attribution, params: dict[str, Any]) -> Any:
     plt.figure()
     shap.plots.bar(
         attribution.to_explanation(),
-        max_display=int(params.get("max_display", 20)),
+        max_display=section(ExplainabilitySettings, params, "explainability").max_display,
         show=False,
     )
     return _finish(plt.gcf(), f"Mean |SHAP| ({attribution.output})")
@@ -104,7 +106,8 @@ def plot_shap_dependence(attribution: Attribution, params: dict[str, Any]) -> di
     import shap
 
     explanation = attribution.to_explanation()
-    top = list(attribution.mean_abs())[: int(params.get("dependence_top_k", 3))]
+    top_k = section(ExplainabilitySettings, params, "explainability").dependence_top_k
+    top = list(attribution.mean_abs())[:top_k]
     figures = {}
     for rank, feature in enumerate(top, start=1):
         figure, axes = plt.subplots(figsize=(7, 5))
@@ -170,13 +173,8 @@ def compute_bias_metrics(
             f"of the test set. Available columns: {sorted(map(str, test_set.columns))}"
         )
     _check_rows_line_up(test_predictions, test_set, features["id_column"])
-    bias_params = params.get("bias", {})
-    if "decision_threshold" in bias_params:
-        raise ValueError(
-            "parameters_explainability.yml: explainability.bias.decision_threshold is no longer "
-            "read. The decision threshold has one home, evaluation.threshold "
-            "(parameters_evaluation.yml): remove the key and set the threshold there."
-        )
+    # A leftover explainability.bias.decision_threshold is refused, naming evaluation.threshold.
+    bias = section(ExplainabilitySettings, params, "explainability").bias
     threshold = float(evaluation["threshold"])
     y_pred = (test_predictions["y_score"].to_numpy() >= threshold).astype(int)
     report = fairness_report(
@@ -184,8 +182,8 @@ def compute_bias_metrics(
         y_pred,
         test_set[attribute],
         sensitive_attribute=attribute,
-        min_group_size=int(bias_params.get("min_group_size", 30)),
-        warn_thresholds=bias_params.get("warn_thresholds"),
+        min_group_size=bias.min_group_size,
+        warn_thresholds=bias.warn_thresholds,
     )
     report["decision_threshold"] = threshold
     return report

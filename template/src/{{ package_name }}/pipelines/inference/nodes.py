@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.features import model_columns
+from ...core.parameters import InferenceSettings
 from ...scoring import predict_scores
 
 logger = logging.getLogger(__name__)
@@ -30,17 +30,6 @@ PREDICTION_COLUMNS = (
     "model_version",
     "scored_at",
 )
-
-
-class InferenceSettings(BaseModel):
-    """The `inference` parameters section (conf/base/parameters_inference.yml); no defaults here."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    # Rows per scoring pass inside a chunk (bounds the scorer's working memory).
-    chunk_rows: int = Field(gt=0)
-    # Copy the batch's columns that are not model features next to each prediction.
-    carry_extra_columns: bool
 
 
 class BatchSchemaError(ValueError):

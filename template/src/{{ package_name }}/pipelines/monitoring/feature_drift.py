@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...core.parameters import DRIFT_GROUPS
 from .drift_statistics import (
     CORRECTION_METHODS,
     adjust_p_values,
@@ -52,12 +53,26 @@ class DriftThresholds:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> DriftThresholds:
-        """Return thresholds from `monitoring.drift`, rejecting unknown keys and bad values."""
+        """Return thresholds from `monitoring.drift`, rejecting unknown, misplaced and bad values.
+
+        Each key must sit in its group (`numeric`, `categorical`, `dataset`, `report`: the groups
+        of DataDriftSettings), so a threshold under the wrong group is named, not taken.
+        """
         params = dict(params or {})
+        home = {key: group for group, keys in DRIFT_GROUPS.items() for key in keys}
         flat: dict[str, Any] = {}
-        for group in ("numeric", "categorical", "dataset", "report"):
-            flat.update(params.pop(group, None) or {})
+        misplaced: list[str] = []
+        for group in DRIFT_GROUPS:
+            for key, value in (params.pop(group, None) or {}).items():
+                if home.get(key, group) != group:
+                    misplaced.append(f"{group}.{key} (belongs under {home[key]})")
+                flat[key] = value
+        for key in params:
+            if key in home:
+                misplaced.append(f"{key} (belongs under {home[key]})")
         flat.update(params)
+        if misplaced:
+            raise ValueError(f"monitoring.drift has misplaced setting(s): {', '.join(misplaced)}")
         unknown = sorted(set(flat) - set(cls.__dataclass_fields__))
         if unknown:
             raise ValueError(

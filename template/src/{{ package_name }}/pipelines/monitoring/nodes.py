@@ -15,15 +15,23 @@ import numpy as np
 import pandas as pd
 
 from ...core.features import model_columns
+from ...core.parameters import (
+    AlertingSettings,
+    ConceptDriftSettings,
+    DataDriftSettings,
+    DataValidationSettings,
+    ModelDriftSettings,
+    PredictionDriftSettings,
+    section,
+)
 from . import alerting
-from .alerting.settings import AlertingSettings
 from .alerting.verdict import exit_code
 from .concept_drift import detect_concept_drift
 from .drift_report import build_monitoring_report, render_html_report
 from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
 from .feature_drift import DriftThresholds, detect_feature_drift
 from .model_drift import detect_model_drift, with_prediction_drift
-from .prediction_drift import PredictionDriftSettings, detect_prediction_drift
+from .prediction_drift import detect_prediction_drift
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,10 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def _validation(monitoring: Mapping[str, Any]) -> DataValidationSettings:
+    return section(DataValidationSettings, monitoring["validation"], "monitoring.validation")
+
+
 def derive_reference_expectations(
     train_set: pd.DataFrame, features: dict[str, Any], monitoring: dict[str, Any]
 ) -> dict[str, Any]:
@@ -49,7 +61,7 @@ def derive_reference_expectations(
         train_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        settings=ValidationSettings.from_params(monitoring.get("validation")),
+        settings=ValidationSettings.from_params(_validation(monitoring).model_dump()),
         unique_columns=[features["id_column"]] if features.get("id_column") else [],
         # Labels are optional in a batch: present, they are checked; absent, the batch is valid.
         optional_columns=[features["target"]],
@@ -77,13 +89,14 @@ def detect_data_drift(
     monitoring: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-feature and batch-level data drift of the current batch against train_set."""
+    drift = section(DataDriftSettings, monitoring["drift"], "monitoring.drift")
     result = detect_feature_drift(
         train_set,
         current_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        thresholds=DriftThresholds.from_params(monitoring.get("drift")),
-        min_rows=ValidationSettings.from_params(monitoring.get("validation")).min_rows,
+        thresholds=DriftThresholds.from_params(drift.model_dump()),
+        min_rows=_validation(monitoring).min_rows,
     )
     logger.info("Data drift %s: %s", result["level"].upper(), result["summary"])
     return json_ready(result)
@@ -105,14 +118,17 @@ def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by pos
     from ...scoring import predict_scores
 
     model = monitored_model.model
+    tolerances = section(ModelDriftSettings, monitoring["model_drift"], "monitoring.model_drift")
     result = detect_model_drift(
-        model, current_set, evaluation_metrics, features, monitoring.get("model_drift")
+        model, current_set, evaluation_metrics, features, tolerances.model_dump()
     )
     columns = model_columns(features)
     drift = detect_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),
-        PredictionDriftSettings(**monitoring["prediction_drift"]),
+        section(
+            PredictionDriftSettings, monitoring["prediction_drift"], "monitoring.prediction_drift"
+        ),
     )
     result = with_prediction_drift(result, drift, monitored_model.to_dict())
     logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
@@ -136,7 +152,9 @@ def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by po
         features,
         data_drift=data_drift,
         model_drift=model_drift,
-        params=monitoring.get("concept_drift") or {},
+        params=section(
+            ConceptDriftSettings, monitoring["concept_drift"], "monitoring.concept_drift"
+        ).model_dump(),
     )
     logger.info("Concept drift %s: %s", result["level"].upper(), result["summary"])
     return json_ready(result)

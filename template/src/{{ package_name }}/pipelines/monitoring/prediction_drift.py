@@ -20,35 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...core.parameters import PredictionDriftSettings
 from .severity import worst_level
-
-
-class PredictionDriftSettings(BaseModel):
-    """The `monitoring.prediction_drift` parameters (parameters_monitoring.yml); no defaults."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    psi_bins: int = Field(ge=2)
-    psi_warn: float = Field(gt=0)
-    psi_fail: float = Field(gt=0)
-    ks_warn: float = Field(gt=0, le=1)
-    ks_fail: float = Field(gt=0, le=1)
-    # Floor for empty PSI bins (avoids log(0)).
-    psi_epsilon: float = Field(gt=0)
-    # Fewer scored rows on either side: the comparison is a warning, not a verdict.
-    min_rows: int = Field(ge=1)
-
-    @model_validator(mode="after")
-    def _fail_above_warn(self) -> PredictionDriftSettings:
-        for name in ("psi", "ks"):
-            warn, fail = getattr(self, f"{name}_warn"), getattr(self, f"{name}_fail")
-            if fail < warn:
-                raise ValueError(
-                    f"{name}_fail ({fail}) must not be smaller than {name}_warn ({warn})"
-                )
-        return self
 
 
 @dataclass(frozen=True)
