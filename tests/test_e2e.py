@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -135,12 +136,24 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     env_dir = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
     pip = [str(env_dir / "bin/python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "-r", str(project / "requirements.txt")], check=True, timeout=1500)
+    # The lock is complete and installed as it is (--no-deps), as every install path does.
+    subprocess.run(
+        [*pip, "--no-deps", "-r", str(project / "requirements.txt")], check=True, timeout=1500
+    )
     subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True, timeout=300)
     check = subprocess.run(
         [str(env_dir / "bin/pip"), "check"], capture_output=True, text=True, check=False
     )
-    assert check.returncode == 0, check.stdout
+    # The one known gap: MLflow's server, left out of the lock on purpose (decision 0025).
+    problems = [line for line in check.stdout.splitlines() if line.strip()]
+    assert all(
+        re.fullmatch(r"sagemaker-train \S+ requires mlflow, which is not installed\.", line)
+        for line in problems
+    ), check.stdout
+    importable = subprocess.run(
+        [str(env_dir / "bin/python"), "-c", "import flask"], capture_output=True, check=False
+    )
+    assert importable.returncode != 0, "flask is installed: every kedro command would import it"
     env = {
         **os.environ,
         **PROJECT_ENV,

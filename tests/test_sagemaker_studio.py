@@ -196,6 +196,8 @@ def test_the_kernel_is_installed_from_the_lock_with_the_kedro_environment(
             home,
         )
     installed = {p["name"].lower(): p["version"] for p in json.loads(frozen.stdout)}
-    for name in ("kedro", "mlflow", "ipykernel", "scikit-learn"):
+    for name in ("kedro", "mlflow-skinny", "ipykernel", "scikit-learn"):
         assert installed[name] == pins[name], name
+    # Installed as locked (--no-deps): MLflow's server stays out (decision 0025).
+    assert "mlflow" not in installed
     run([str(python), "-c", "import churn_prediction, kedro"], env, home)

@@ -27,7 +27,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PROJECT_ENV, VENV_BIN, project_env, render, run_in, skip_or_fail
+from conftest import (
+    PROJECT_ENV,
+    TEMPLATE_ROOT,
+    VENV_BIN,
+    project_env,
+    render,
+    run_in,
+    skip_or_fail,
+)
 
 pytestmark = [pytest.mark.tracking, pytest.mark.e2e]
 
@@ -531,12 +539,22 @@ def test_disabled_tracking_records_nothing_and_still_prints_metric_lines(tracked
 
 
 def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
+    """The UI runs from its own environment: the project's locks leave MLflow's server out."""
     project = tracked["project"]
     if shutil.which("make") is None:
         skip_or_fail("make is not installed")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    found = subprocess.run(
+        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), answers["python_version"]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        skip_or_fail(found.stderr.strip())
     port = free_port()
     process = subprocess.Popen(
-        ["make", "-o", f"{VENV_BIN}/kedro", "mlflow-ui", f"BIN={VENV_BIN}", f"MLFLOW_PORT={port}"],
+        ["make", "mlflow-ui", f"PYTHON={found.stdout.strip()}", f"MLFLOW_PORT={port}"],
         cwd=project,
         env=project_env(project),
         stdout=subprocess.DEVNULL,
@@ -562,3 +580,9 @@ def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+    ui_python = project / ".venv-mlflow-ui/bin/python"
+    version = "import importlib.metadata as m; print(m.version('mlflow'))"
+    served_by = subprocess.run([str(ui_python), "-c", version], capture_output=True, text=True)
+    locked = re.search(r"^mlflow-skinny==(\S+)$", (project / "requirements.txt").read_text(), re.M)
+    assert locked is not None, "requirements.txt pins no mlflow-skinny"
+    assert served_by.stdout.strip() == locked.group(1)
