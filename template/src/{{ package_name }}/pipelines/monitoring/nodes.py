@@ -24,13 +24,11 @@ from ...core.parameters import (
     PredictionDriftSettings,
     section,
 )
-from . import alerting
+from . import alerting, concept_drift, model_drift
 from .alerting.verdict import exit_code
-from .concept_drift import detect_concept_drift
 from .drift_report import build_monitoring_report, render_html_report
 from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
 from .feature_drift import DriftThresholds, detect_feature_drift
-from .model_drift import detect_model_drift, with_prediction_drift
 from .prediction_drift import detect_prediction_drift
 
 logger = logging.getLogger(__name__)
@@ -102,7 +100,7 @@ def detect_data_drift(
     return json_ready(result)
 
 
-def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
+def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     monitored_model: Any,
     current_set: pd.DataFrame,
     test_set: pd.DataFrame,
@@ -119,7 +117,7 @@ def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by pos
 
     model = monitored_model.model
     tolerances = section(ModelDriftSettings, monitoring["model_drift"], "monitoring.model_drift")
-    result = detect_model_drift(
+    result = model_drift.detect_model_drift(
         model, current_set, evaluation_metrics, features, tolerances.model_dump()
     )
     columns = model_columns(features)
@@ -130,12 +128,12 @@ def detect_performance_drift(  # noqa: PLR0917 - Kedro passes node inputs by pos
             PredictionDriftSettings, monitoring["prediction_drift"], "monitoring.prediction_drift"
         ),
     )
-    result = with_prediction_drift(result, drift, monitored_model.to_dict())
+    result = model_drift.with_prediction_drift(result, drift, monitored_model.to_dict())
     logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
     return json_ready(result)
 
 
-def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
+def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     monitored_model: Any,
     train_set: pd.DataFrame,
     current_set: pd.DataFrame,
@@ -145,7 +143,7 @@ def detect_relationship_drift(  # noqa: PLR0917 - Kedro passes node inputs by po
     monitoring: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the concept drift checks: performance against input drift, attribution drift."""
-    result = detect_concept_drift(
+    result = concept_drift.detect_concept_drift(
         monitored_model.model,
         train_set,
         current_set,

@@ -8,9 +8,9 @@ from .nodes import (
     build_monitoring_metrics,
     decide_monitoring_verdict,
     derive_reference_expectations,
+    detect_concept_drift,
     detect_data_drift,
-    detect_performance_drift,
-    detect_relationship_drift,
+    detect_model_drift,
     render_monitoring_report,
     summarise_monitoring_metrics,
     validate_current_batch,
@@ -56,7 +56,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="detect_data_drift",
             ),
             Node(
-                detect_performance_drift,
+                detect_model_drift,
                 inputs=[
                     "monitored_model",
                     "current_set",
@@ -66,10 +66,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:monitoring",
                 ],
                 outputs="model_drift_result",
-                name="detect_performance_drift",
+                name="detect_model_drift",
             ),
             Node(
-                detect_relationship_drift,
+                detect_concept_drift,
                 inputs=[
                     "monitored_model",
                     "train_set",
