@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import jinja2
 import pytest
 import yaml
 
@@ -107,6 +108,53 @@ def pairwise(options: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         chosen.append(best)
         uncovered -= pairs(best)
     return chosen
+
+
+# Jinja compiles every template source to Python per Environment, and Copier makes a new
+# Environment per render and compiles each file path (and the answers file's name, once per path)
+# from a string: compiling is a third of a render's CPU. Sources are the template's, never the
+# answers (they are data), so the code for a source is the same in every render whose Environment
+# is configured the same: the key holds every setting code generation reads, and an Environment
+# whose autoescape or finalize is a function keys by its own identity (no sharing).
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_LIMIT = 50_000
+_jinja_compile = jinja2.Environment.compile
+
+
+def _environment_key(env: jinja2.Environment) -> tuple[Any, ...]:
+    """Return what Jinja's code generation depends on in `env`."""
+    autoescape = env.autoescape if isinstance(env.autoescape, bool) else id(env)
+    finalize = None if env.finalize is None else id(env)
+    return (
+        type(env), env.block_start_string, env.block_end_string, env.variable_start_string,
+        env.variable_end_string, env.comment_start_string, env.comment_end_string,
+        env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks,
+        env.newline_sequence, env.keep_trailing_newline, tuple(sorted(env.extensions)),
+        env.optimized, env.is_async, autoescape, finalize,
+    )  # fmt: skip
+
+
+def _compile_once(
+    self: jinja2.Environment,
+    source: Any,
+    name: str | None = None,
+    filename: str | None = None,
+    raw: bool = False,
+    defer_init: bool = False,
+) -> Any:
+    """Return Jinja's compiled code for `source`, compiled once per equally configured env."""
+    if not isinstance(source, str):
+        return _jinja_compile(self, source, name, filename, raw, defer_init)
+    key = (_environment_key(self), source, name, filename, raw, defer_init)
+    code = _COMPILED.get(key)
+    if code is None:
+        code = _jinja_compile(self, source, name, filename, raw, defer_init)
+        if len(_COMPILED) < _COMPILED_LIMIT:
+            _COMPILED[key] = code
+    return code
+
+
+jinja2.Environment.compile = _compile_once  # type: ignore[method-assign]
 
 
 def render(destination: Path, **answers: Any) -> Path:
