@@ -73,12 +73,14 @@ def test_missing_column_fails_with_a_message(fresh_project):
     assert "customers is missing column(s) ['region']" in result.stdout + result.stderr
 
 
+@pytest.mark.fast
 def test_rendered_project_tests_pass(fresh_project):
     result = run_in(fresh_project, "pytest", "-q", "-p", "no:cacheprovider")
     assert " passed" in result.stdout
     assert " failed" not in result.stdout
 
 
+@pytest.mark.fast
 def test_rendered_project_is_ruff_clean(default_project):
     run_in(default_project, "ruff", "check", "--no-cache", ".")
     run_in(default_project, "ruff", "format", "--no-cache", "--check", ".")
