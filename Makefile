@@ -57,7 +57,8 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
 # pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a
-# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once.
+# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once; the
+# modules in tests/conftest.py's SPREAD_MODULES share none, and their tests go one by one.
 WORKERS ?= auto
 XDIST := $(if $(filter 0 1,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
 

@@ -268,3 +268,37 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
     run_in(project, "kedro", "run")
     yield project
+
+
+# pytest-xdist runs with `--dist loadscope` (Makefile): each module runs on one worker, so its
+# module fixtures (a trained project, an MLflow server, SeaweedFS, the Docker image) are built
+# once. The modules below only share session fixtures (a render, one trained project per worker),
+# so their tests go one by one to whichever worker is free: a long module such as test_e2e (the
+# rendered suite, the bare skeleton, a fresh environment) no longer holds one worker for a quarter
+# of the run while the other waits. (`--dist loadgroup` with xdist_group marks would say the same,
+# but xdist 3.8 groups by renaming `item._nodeid`, which pytest 9 no longer reads.)
+SPREAD_MODULES = frozenset(
+    {
+        "test_docs",
+        "test_e2e",
+        "test_hardening",
+        "test_reliability",
+        "test_render",
+        "test_validators",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Return loadscope scheduling whose scope is the test itself in SPREAD_MODULES."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SpreadScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = Path(nodeid.split("::", 1)[0]).stem
+            return nodeid if module in SPREAD_MODULES else super()._split_scope(nodeid)
+
+    return SpreadScheduling(config, log)
