@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
 sys.pycache_prefix = str(PYCACHE_PREFIX)
 sys.dont_write_bytecode = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Drop the cached bytecode of earlier sessions' renders and fresh environments (temporary
+    folders that are gone): only the libraries' bytecode is worth keeping between runs."""
+    if not hasattr(config, "workerinput"):  # the controller (or the only process), once
+        temporary = Path(tempfile.gettempdir()).resolve()
+        shutil.rmtree(PYCACHE_PREFIX / temporary.relative_to(temporary.anchor), ignore_errors=True)
+
 
 # The validators' rules, the one copy copier.yml uses too (includes/validators.jinja).
 VALIDATOR_RULES: dict[str, list[dict[str, str]]] = yaml.safe_load(
