@@ -129,8 +129,8 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     """A broken pin cannot hide behind the shared test environment.
 
     The lock goes in with uv, as the rendered Makefile and Dockerfile install it (seconds; pip
-    took 5-7 minutes of CI for the same pins). pip still installs the project itself and checks
-    the installed set, so the pip fallback's own steps stay covered.
+    took 5-7 minutes of CI for the same pins). pip installs the project itself, and `pip check`
+    checks the installed set.
     """
     python = subprocess.run(
         [str(TEMPLATE_ROOT / "scripts/find_python.sh"), "3.12"],
