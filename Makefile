@@ -57,15 +57,18 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 	$(BIN)/python scripts/demo_summary.py $(DEMO_DIR)
 
 # pytest-xdist workers: one per core. `--dist loadscope` keeps each module on one worker, so a
-# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once.
+# module's fixtures (a tracked run, an MLflow server, the Docker image) are built once; the
+# modules in tests/conftest.py's SPREAD_MODULES share none, and their tests go one by one.
 WORKERS ?= auto
 XDIST := $(if $(filter 0 1,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
 
 test: install  ## the whole suite (CI runs this); WORKERS=1 runs it in one process
 	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-test-fast: install  ## quick local loop: everything but fresh installs, Docker, S3 and fuzzing
-	$(BIN)/pytest $(XDIST) -m "not slow and not docker and not s3 and not hardening and not update" $(PYTEST_ARGS)
+# The everyday loop: tests marked `fast` (renders and their validation, the validators, the docs,
+# the rendered project's own tests and lint). docs/testing.md lists the tiers and their timings.
+test-fast: install  ## quick local loop (tests marked fast, ~3 min on 2 idle cores); `make test` runs all
+	$(BIN)/pytest $(XDIST) -m fast $(PYTEST_ARGS)
 
 lint: install  ## lint the template's own code
 	$(BIN)/ruff check hooks scripts tests benchmarks

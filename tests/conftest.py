@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import copier
+import jinja2
 import pytest
 import yaml
 
@@ -37,6 +39,31 @@ def read_env_file(path: Path) -> dict[str, str]:
 # Environment every rendered project runs with in tests: tests/test.env is the one copy, which the
 # Makefile, .ci/run and the benchmarks read too.
 PROJECT_ENV = read_env_file(TEMPLATE_ROOT / "tests" / "test.env")
+
+# Bytecode. test.env's PYTHONDONTWRITEBYTECODE keeps __pycache__ out of the tooling venv and the
+# renders, but then every `kedro run`, rendered pytest or notebook kernel compiles pandas, sklearn,
+# scipy, MLflow and Kedro from source again: 7-9 s of CPU per process, several hundred processes
+# per suite. A private PYTHONPYCACHEPREFIX keeps the sources' folders as clean and compiles each
+# module once (build/pycache, kept between runs; `make clean` removes it). pyc files are written
+# atomically and checked against their source's mtime and size, so workers may share the cache.
+PYCACHE_PREFIX = Path(
+    os.environ.get("TEST_PYCACHE_PREFIX") or TEMPLATE_ROOT / "build" / "pycache"
+).resolve()
+PROJECT_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+PROJECT_ENV["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
+sys.pycache_prefix = str(PYCACHE_PREFIX)
+sys.dont_write_bytecode = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Drop the cached bytecode of earlier sessions' renders and fresh environments (temporary
+    folders that are gone): only the libraries' bytecode is worth keeping between runs."""
+    if not hasattr(config, "workerinput"):  # the controller (or the only process), once
+        temporary = Path(tempfile.gettempdir()).resolve()
+        shutil.rmtree(PYCACHE_PREFIX / temporary.relative_to(temporary.anchor), ignore_errors=True)
+
 
 # The validators' rules, the one copy copier.yml uses too (includes/validators.jinja).
 VALIDATOR_RULES: dict[str, list[dict[str, str]]] = yaml.safe_load(
@@ -91,6 +118,53 @@ def pairwise(options: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         chosen.append(best)
         uncovered -= pairs(best)
     return chosen
+
+
+# Jinja compiles every template source to Python per Environment, and Copier makes a new
+# Environment per render and compiles each file path (and the answers file's name, once per path)
+# from a string: compiling is a third of a render's CPU. Sources are the template's, never the
+# answers (they are data), so the code for a source is the same in every render whose Environment
+# is configured the same: the key holds every setting code generation reads, and an Environment
+# whose autoescape or finalize is a function keys by its own identity (no sharing).
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_LIMIT = 50_000
+_jinja_compile = jinja2.Environment.compile
+
+
+def _environment_key(env: jinja2.Environment) -> tuple[Any, ...]:
+    """Return what Jinja's code generation depends on in `env`."""
+    autoescape = env.autoescape if isinstance(env.autoescape, bool) else id(env)
+    finalize = None if env.finalize is None else id(env)
+    return (
+        type(env), env.block_start_string, env.block_end_string, env.variable_start_string,
+        env.variable_end_string, env.comment_start_string, env.comment_end_string,
+        env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks,
+        env.newline_sequence, env.keep_trailing_newline, tuple(sorted(env.extensions)),
+        env.optimized, env.is_async, autoescape, finalize,
+    )  # fmt: skip
+
+
+def _compile_once(
+    self: jinja2.Environment,
+    source: Any,
+    name: str | None = None,
+    filename: str | None = None,
+    raw: bool = False,
+    defer_init: bool = False,
+) -> Any:
+    """Return Jinja's compiled code for `source`, compiled once per equally configured env."""
+    if not isinstance(source, str):
+        return _jinja_compile(self, source, name, filename, raw, defer_init)
+    key = (_environment_key(self), source, name, filename, raw, defer_init)
+    code = _COMPILED.get(key)
+    if code is None:
+        code = _jinja_compile(self, source, name, filename, raw, defer_init)
+        if len(_COMPILED) < _COMPILED_LIMIT:
+            _COMPILED[key] = code
+    return code
+
+
+jinja2.Environment.compile = _compile_once  # type: ignore[method-assign]
 
 
 def render(destination: Path, **answers: Any) -> Path:
@@ -204,3 +278,37 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
     run_in(project, "kedro", "run")
     yield project
+
+
+# pytest-xdist runs with `--dist loadscope` (Makefile): each module runs on one worker, so its
+# module fixtures (a trained project, an MLflow server, SeaweedFS, the Docker image) are built
+# once. The modules below only share session fixtures (a render, one trained project per worker),
+# so their tests go one by one to whichever worker is free: a long module such as test_e2e (the
+# rendered suite, the bare skeleton, a fresh environment) no longer holds one worker for a quarter
+# of the run while the other waits. (`--dist loadgroup` with xdist_group marks would say the same,
+# but xdist 3.8 groups by renaming `item._nodeid`, which pytest 9 no longer reads.)
+SPREAD_MODULES = frozenset(
+    {
+        "test_docs",
+        "test_e2e",
+        "test_hardening",
+        "test_reliability",
+        "test_render",
+        "test_validators",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Return loadscope scheduling whose scope is the test itself in SPREAD_MODULES."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SpreadScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = Path(nodeid.split("::", 1)[0]).stem
+            return nodeid if module in SPREAD_MODULES else super()._split_scope(nodeid)
+
+    return SpreadScheduling(config, log)

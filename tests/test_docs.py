@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TEMPLATE_ROOT
 
-pytestmark = pytest.mark.render
+pytestmark = [pytest.mark.render, pytest.mark.fast]
 
 
 def test_docs_site_builds_strictly(tmp_path):

@@ -21,6 +21,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.fast
+
 COLUMN = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 
 

@@ -17,7 +17,7 @@ from conftest import TEMPLATE_ROOT, pairwise, render
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 from validate_render import validate
 
-pytestmark = pytest.mark.render
+pytestmark = [pytest.mark.render, pytest.mark.fast]
 
 EXPECTED_FILES = TEMPLATE_ROOT / "tests" / "expected_files.txt"
 OPTIONS = {

@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 import validate_render
 
+pytestmark = pytest.mark.fast
+
 PACKAGE_SYNTAX = "package_name must be a valid Python package name: lowercase letters, digits and"
 SLUG_RULE = "project_slug must be lowercase letters, digits and single hyphens, starting with a"
 EMAIL_RULE = "author_email must be an email address such as jane.doe@example.com"
