@@ -8,7 +8,6 @@ FAILED or KILLED) after everything queued before it was written, also at interpr
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import queue
 import tempfile
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractVersionedDataset
 
+from ..core.serialise import json_ready
 from . import provenance
 from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
 from .records import (
@@ -215,8 +215,8 @@ class RunRecorder:
         param_items = [Param(key, value) for key, value in entries.items()]
         for batch in chunks(param_items, MAX_PARAMS_PER_BATCH):
             client.log_batch(self.run_id, params=list(batch))
-        client.log_dict(self.run_id, _jsonable(params), PARAMETERS_ARTIFACT)
-        client.log_dict(self.run_id, _jsonable(description), RUN_ARTIFACT)
+        client.log_dict(self.run_id, json_ready(params), PARAMETERS_ARTIFACT)
+        client.log_dict(self.run_id, json_ready(description), RUN_ARTIFACT)
 
     def _log_metrics(self, metrics: Mapping[str, float], stamp: int) -> None:
         from mlflow.entities import Metric
@@ -295,8 +295,3 @@ def _saved_location(dataset: Any) -> tuple[Any, str] | None:
 def _is_local(fs: Any) -> bool:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     return protocol in {"file", "local"}
-
-
-def _jsonable(value: Any) -> Any:
-    """Return `value` with anything JSON cannot hold turned into text."""
-    return json.loads(json.dumps(value, default=str))

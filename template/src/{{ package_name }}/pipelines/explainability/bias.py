@@ -15,11 +15,12 @@ Groups with fewer than ``min_group_size`` rows are reported with their counts an
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ...core.serialise import json_ready
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def fairness_report(
     for note in notes:
         logger.info("Bias check: %s", note)
 
-    return _json_ready(
+    return json_ready(
         {
             "sensitive_attribute": sensitive_attribute,
             "n_rows": len(y_true),
@@ -143,16 +144,3 @@ def fairness_report(
             "notes": notes,
         }
     )
-
-
-def _json_ready(value: Any) -> Any:
-    """Return value with numpy scalars as Python numbers and NaN as None."""
-    if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    return value

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ...core.serialise import json_ready
 from .severity import worst_level
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def derive_expectation_suite(
             and (column in categorical or column not in numeric)
             and column not in (unique_columns or [])
         ):
-            value_set = sorted((_plain(v) for v in values.dropna().unique()), key=str)
+            value_set = sorted((json_ready(v) for v in values.dropna().unique()), key=str)
             expectations.append(
                 _expectation(
                     "expect_column_values_to_be_in_set",
@@ -227,11 +227,6 @@ def derive_expectation_suite(
         "notes": "Derived automatically from the reference (training) data by the monitoring "
         "pipeline; regenerate it rather than editing it by hand.",
     }
-
-
-def _plain(value: Any) -> Any:
-    """Return a JSON-friendly Python scalar for a numpy or pandas value."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _text_as_object(batch: pd.DataFrame) -> pd.DataFrame:
@@ -355,7 +350,7 @@ def _describe_failure(
     observed = result.get("observed_value")
     share = result.get("unexpected_percent")
     count = result.get("unexpected_count")
-    examples = [_plain(v) for v in (result.get("partial_unexpected_list") or [])[:5]]
+    examples = [json_ready(v) for v in (result.get("partial_unexpected_list") or [])[:5]]
     exception = _exception_message(exception_info)
     if column is not None and column not in batch.columns:
         message = f"column '{column}' is missing from the batch ({kind} not evaluated)"
@@ -419,7 +414,7 @@ def _describe_failure(
         "severity": severity,
         "level": SEVERITY_LEVELS.get(severity, "fail"),
         "message": message,
-        "observed": _json_safe(observed),
+        "observed": json_ready(observed),
     }
 
 
@@ -433,15 +428,3 @@ def _exception_message(exception_info: Any) -> str | None:
         if isinstance(info, Mapping) and info.get("raised_exception"):
             return str(info.get("exception_message") or "unknown error").splitlines()[0][:300]
     return None
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return str(value)

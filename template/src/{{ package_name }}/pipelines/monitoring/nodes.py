@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ...core.features import model_columns
@@ -24,6 +23,7 @@ from ...core.parameters import (
     PredictionDriftSettings,
     section,
 )
+from ...core.serialise import json_ready
 from . import alerting, concept_drift, model_drift
 from .alerting.verdict import exit_code
 from .drift_report import build_monitoring_report, render_html_report
@@ -32,19 +32,6 @@ from .feature_drift import DriftThresholds, detect_feature_drift
 from .prediction_drift import detect_prediction_drift
 
 logger = logging.getLogger(__name__)
-
-
-def json_ready(value: Any) -> Any:
-    """Return `value` with numpy scalars as Python numbers and NaN or infinity as None."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _validation(monitoring: Mapping[str, Any]) -> DataValidationSettings:
