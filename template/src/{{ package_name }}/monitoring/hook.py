@@ -62,7 +62,7 @@ class MonitoringAlertHook:
         from ..pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
 
         report = inputs["monitoring_report"]
-        settings = AlertingSettings.from_params(inputs["params:monitoring"]["alerting"])
+        settings = AlertingSettings.from_params(inputs["params:monitoring.alerting"])
         verdict = Verdict(
             report=report,
             project=self._project_name(),

@@ -34,19 +34,19 @@ from .prediction_drift import detect_prediction_drift
 logger = logging.getLogger(__name__)
 
 
-def _validation(monitoring: Mapping[str, Any]) -> DataValidationSettings:
-    return section(DataValidationSettings, monitoring["validation"], "monitoring.validation")
+def _validation(validation: Mapping[str, Any]) -> DataValidationSettings:
+    return section(DataValidationSettings, validation, "monitoring.validation")
 
 
 def derive_reference_expectations(
-    train_set: pd.DataFrame, features: dict[str, Any], monitoring: dict[str, Any]
+    train_set: pd.DataFrame, features: dict[str, Any], validation: dict[str, Any]
 ) -> dict[str, Any]:
     """Return the GX expectation suite derived from the training data."""
     suite = derive_expectation_suite(
         train_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        settings=ValidationSettings.from_params(_validation(monitoring).model_dump()),
+        settings=ValidationSettings.from_params(_validation(validation).model_dump()),
         unique_columns=[features["id_column"]] if features.get("id_column") else [],
         # Labels are optional in a batch: present, they are checked; absent, the batch is valid.
         optional_columns=[features["target"]],
@@ -71,17 +71,18 @@ def detect_data_drift(
     train_set: pd.DataFrame,
     current_set: pd.DataFrame,
     features: dict[str, Any],
-    monitoring: dict[str, Any],
+    drift: dict[str, Any],
+    validation: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-feature and batch-level data drift of the current batch against train_set."""
-    drift = section(DataDriftSettings, monitoring["drift"], "monitoring.drift")
+    settings = section(DataDriftSettings, drift, "monitoring.drift")
     result = detect_feature_drift(
         train_set,
         current_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        thresholds=DriftThresholds.from_params(drift.model_dump()),
-        min_rows=_validation(monitoring).min_rows,
+        thresholds=DriftThresholds.from_params(settings.model_dump()),
+        min_rows=_validation(validation).min_rows,
     )
     logger.info("Data drift %s: %s", result["level"].upper(), result["summary"])
     return json_ready(result)
@@ -93,7 +94,8 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     test_set: pd.DataFrame,
     evaluation_metrics: dict[str, Any],
     features: dict[str, Any],
-    monitoring: dict[str, Any],
+    model_drift_settings: dict[str, Any],
+    prediction_drift_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the model drift section: metrics on a labelled batch, else prediction drift.
 
@@ -103,7 +105,7 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     from ...scoring import predict_scores
 
     model = monitored_model.model
-    tolerances = section(ModelDriftSettings, monitoring["model_drift"], "monitoring.model_drift")
+    tolerances = section(ModelDriftSettings, model_drift_settings, "monitoring.model_drift")
     result = model_drift.detect_model_drift(
         model, current_set, evaluation_metrics, features, tolerances.model_dump()
     )
@@ -111,9 +113,7 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     drift = detect_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),
-        section(
-            PredictionDriftSettings, monitoring["prediction_drift"], "monitoring.prediction_drift"
-        ),
+        section(PredictionDriftSettings, prediction_drift_settings, "monitoring.prediction_drift"),
     )
     result = model_drift.with_prediction_drift(result, drift, monitored_model.to_dict())
     logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
@@ -127,7 +127,7 @@ def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by positio
     features: dict[str, Any],
     data_drift: dict[str, Any],
     model_drift: dict[str, Any],
-    monitoring: dict[str, Any],
+    concept_drift_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the concept drift checks: performance against input drift, attribution drift."""
     result = concept_drift.detect_concept_drift(
@@ -138,7 +138,7 @@ def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by positio
         data_drift=data_drift,
         model_drift=model_drift,
         params=section(
-            ConceptDriftSettings, monitoring["concept_drift"], "monitoring.concept_drift"
+            ConceptDriftSettings, concept_drift_settings, "monitoring.concept_drift"
         ).model_dump(),
     )
     logger.info("Concept drift %s: %s", result["level"].upper(), result["summary"])
@@ -160,9 +160,11 @@ def render_monitoring_report(monitoring_report: dict[str, Any]) -> str:
     return render_html_report(monitoring_report)
 
 
-def build_monitoring_metrics(monitoring_report: dict[str, Any], monitoring: dict[str, Any]) -> str:
+def build_monitoring_metrics(
+    monitoring_report: dict[str, Any], alerting_settings: dict[str, Any]
+) -> str:
     """Return the report's metrics as JSON lines (appended to monitoring_metrics by the catalog)."""
-    settings = AlertingSettings.from_params(monitoring["alerting"])
+    settings = AlertingSettings.from_params(alerting_settings)
     if not settings.jsonl.enabled:
         return ""
     return alerting.metric_records_to_jsonl(
@@ -192,7 +194,7 @@ def decide_monitoring_verdict(
     monitoring_metrics: str,
     monitoring_report_html: str,
     monitoring_summary: dict[str, float],
-    monitoring: dict[str, Any],
+    alerting_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the verdict and the exit status it maps to; MonitoringAlertHook delivers it.
 
@@ -200,7 +202,7 @@ def decide_monitoring_verdict(
     after they are written: a failing verdict never loses its report.
     """
     del monitoring_metrics, monitoring_report_html, monitoring_summary
-    settings = AlertingSettings.from_params(monitoring["alerting"])
+    settings = AlertingSettings.from_params(alerting_settings)
     return {
         "level": monitoring_report["level"],
         "exit_status": exit_code(monitoring_report["level"], settings.exit_nonzero_on),
