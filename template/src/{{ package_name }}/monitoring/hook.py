@@ -1,5 +1,8 @@
 """The Kedro hook that delivers the monitoring verdict and ends the run with its exit status.
 
+Before a node that judges the model in service, it checks that the model was trained on the
+parameters' features (`ModelFeaturesError`: one line, the version, both column sets, the way out).
+
 After the `decide_monitoring_verdict` node (which runs once every report is saved), the hook
 sends the verdict to the enabled channels (alerting.channels) with the credentials of the run's
 environment. After the pipeline, once every other hook has finished (MLflow closes its run), it
@@ -49,6 +52,35 @@ class MonitoringAlertHook:
         """Keep the context: its config loader holds the credentials of the run's environment."""
         self._context = context
         self._summary, self._status = None, 0
+
+    @hook_impl
+    def before_node_run(self, inputs: dict[str, Any]) -> None:
+        """Refuse, before it runs, a node that would judge a model on tables of other features.
+
+        Monitoring scores the model in service on tables prepared with the parameters' features;
+        a champion trained on other columns (the data or the features changed, the new model was
+        not promoted yet) cannot be judged there, and the error says so instead of a KeyError.
+        """
+        features = inputs.get("params:features")
+        if features is None:
+            return
+        from ..pipelines.monitoring.model_source import MonitoredModel
+
+        judged = [value for value in inputs.values() if isinstance(value, MonitoredModel)]
+        if not judged:
+            return
+        from ..core.features import model_columns
+        from ..registry.champion import require_trained_on
+
+        for monitored in judged:
+            if monitored.source == "champion":
+                described_as = f"the champion ({monitored.name} version {monitored.version})"
+            else:
+                described_as = (
+                    f"the newest trained model (dataset `{monitored.name}`, "
+                    f"version {monitored.version})"
+                )
+            require_trained_on(monitored.model, model_columns(features), described_as)
 
     @hook_impl
     def after_node_run(

@@ -22,7 +22,6 @@ from kedro.framework.hooks import hook_impl
 
 from ..tracking.metric_lines import scalar_metrics
 from .aliases import CHALLENGER, CHAMPION, alias_version, move_alias
-from .champion import require_trained_on
 from .registration import (
     RUN_ID_TAG,
     SAVE_VERSION_TAG,
@@ -136,8 +135,7 @@ class ModelRegistryHook:
 
     @hook_impl
     def before_node_run(self, node: Node, inputs: dict[str, Any]) -> None:
-        """Check a judged model against the features; keep the training frame (input example)."""
-        self._check_judged_model(inputs)
+        """Keep the training frame of the node that makes the model (for the input example)."""
         settings = self._settings
         if settings is None or settings.model_dataset not in node.outputs:
             return
@@ -147,30 +145,6 @@ class ModelRegistryHook:
             if isinstance(value, pd.DataFrame):
                 self._example_source = value
                 return
-
-    def _check_judged_model(self, inputs: dict[str, Any]) -> None:
-        """Refuse, before it runs, a node that judges a model on tables of other features.
-
-        Monitoring scores the model in service on tables prepared with the parameters' features;
-        a champion trained on other columns (the data or the features changed, the new model was
-        not promoted yet) cannot be judged there, and the error says so instead of a KeyError.
-        """
-        from ..pipelines.monitoring.model_source import MonitoredModel
-
-        features = inputs.get("params:features")
-        judged = [value for value in inputs.values() if isinstance(value, MonitoredModel)]
-        if features is None or not judged:
-            return
-        columns = [*(features["numeric"] or []), *(features["categorical"] or [])]
-        for monitored in judged:
-            if monitored.source == "champion":
-                described_as = f"the champion ({monitored.name} version {monitored.version})"
-            else:
-                described_as = (
-                    f"the newest trained model (dataset `{monitored.name}`, "
-                    f"version {monitored.version})"
-                )
-            require_trained_on(monitored.model, columns, described_as)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
