@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,20 @@ LOCAL_ACCURACY_TOLERANCE = 1e-6
 
 
 def load_bias_module() -> Any:
-    """Return the template's bias.py imported as a plain module (it needs no rendering)."""
-    path = PACKAGE_SOURCE / "pipelines" / "explainability" / "bias.py"
-    spec = importlib.util.spec_from_file_location("template_bias", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Return the template's bias.py, imported from the template's package (no rendering).
+
+    The package's Python files need no rendering, so the folder is imported as it is, under a
+    name of its own; bias.py's relative imports (core.serialise) resolve inside it.
+    """
+    name = "template_package"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, PACKAGE_SOURCE / "__init__.py", submodule_search_locations=[str(PACKAGE_SOURCE)]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{name}.pipelines.explainability.bias")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ cases an update of the real template does not reach.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 import shutil
 import subprocess
@@ -167,11 +168,14 @@ def moved_update(tmp_path_factory: pytest.TempPathFactory) -> MovedUpdate:
     for old in (pure, changed):
         with (project / rendered(old)).open("a") as module:
             module.write(TEAM_FUNCTION)
-    # The project edits a line the release changed (the first one the release no longer has).
+    # The project edits a line the release replaced: the first line of the first block of lines
+    # the release replaced, whose new first line is what the release side of the clash shows.
     new_lines = package_text(repo, listed[clashing]).splitlines()
     old_lines = old_texts[clashing].splitlines()
-    index = next(i for i, line in enumerate(old_lines) if line not in new_lines)
-    replaced = next(line for line in new_lines if line not in old_lines)
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    index, replaced = next(
+        (i1, new_lines[j1]) for tag, i1, _, j1, _ in matcher.get_opcodes() if tag == "replace"
+    )
     path = project / rendered(clashing)
     lines = path.read_text().splitlines(keepends=True)
     project_line = old_lines[index] + TEAM_COMMENT
