@@ -22,6 +22,12 @@ class SchemaError(ValueError):
     """Raised when an input table does not have the columns or values the pipeline needs."""
 
 
+def trained_columns(model: Any) -> list[str] | None:
+    """Return the columns the model was fitted on (None when the model does not say)."""
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(name) for name in names]
+
+
 def model_columns(features: Mapping[str, Any]) -> list[str]:
     """Return the model's feature columns: numeric then categorical, in parameter order."""
     return [*(features["numeric"] or []), *(features["categorical"] or [])]

@@ -31,17 +31,13 @@ class ModelFeaturesError(click.ClickException):
     """
 
 
-def trained_columns(model: Any) -> list[str] | None:
-    """Return the columns the model was fitted on (None when the model does not say)."""
-    names = getattr(model, "feature_names_in_", None)
-    return None if names is None else [str(name) for name in names]
-
-
 def require_trained_on(model: Any, columns: Sequence[str], described_as: str) -> None:
     """Raise ModelFeaturesError unless the model was fitted on exactly the set of `columns`.
 
     `described_as` names the model in the message, e.g. "the champion (churn version 3)".
     """
+    from ..core.features import trained_columns
+
     trained = trained_columns(model)
     if trained is None or set(trained) == set(columns):
         return

@@ -209,7 +209,9 @@ class ModelRegistryHook:
 
 def _input_example(model: Any, frame: Any, rows: int) -> Any:
     """Return the first rows of the model's input columns, or None when they are unknown."""
-    columns = getattr(model, "feature_names_in_", None)
+    from ..core.features import trained_columns
+
+    columns = trained_columns(model)
     if frame is None or columns is None:
         return None
-    return frame[list(columns)].head(rows).reset_index(drop=True)
+    return frame[columns].head(rows).reset_index(drop=True)

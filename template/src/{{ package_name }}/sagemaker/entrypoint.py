@@ -491,11 +491,12 @@ def record_in_mlflow(
     if registry is None:
         logger.info("MLflow: no tracking server configured, the registry records nothing")
         return None
+    from ..core.features import trained_columns
     from .pipeline.mlflow_registry import record_gate_model
 
-    columns = getattr(challenger, "feature_names_in_", None)
+    columns = trained_columns(challenger)
     rows = registry.settings.input_example_rows
-    example = None if columns is None else holdout[list(columns)].head(rows)
+    example = None if columns is None else holdout[columns].head(rows)
     return record_gate_model(
         registry.uri, registry.model_name, challenger, example, result,
         execution_id=execution_id, approval_status=approval_status,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
+from ...core.features import model_columns, trained_columns
 from ...core.parameters import InferenceSettings
 from ...scoring import predict_scores
 
@@ -38,10 +38,8 @@ class BatchSchemaError(ValueError):
 
 def model_features(model: Any, features: Mapping[str, Any]) -> list[str]:
     """Return the columns the model was fitted on (its `feature_names_in_`, else the parameters)."""
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return [str(name) for name in names]
-    return model_columns(features)
+    names = trained_columns(model)
+    return names if names is not None else model_columns(features)
 
 
 def iter_chunks(batch: Any) -> Iterator[pd.DataFrame]:
