@@ -11,12 +11,14 @@ the frozen spec keeps them as tuples (`Names`), their items still strictly strin
 
 `validate_parameters` runs once per run (ParametersHook, before any node); the hook, the CLI and
 tests read the files with `read_parameter_sources`. Sections with a model elsewhere are imported
-here, so `SECTIONS` is the one list of what parameters a project takes. This module imports no
-Kedro.
+here too (promotion, model registry, retraining), so `SECTIONS` is the one list of what parameters
+a project takes, and the modules that use a section import its model from here. This module
+imports nothing outside `core/`, and no Kedro.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +30,11 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
-from ..registry.promotion import PromotionSettings
-from ..registry.registration import RegistrySettings
-from ..registry.retraining import RetrainingSettings
+from .metrics import METRIC_DIRECTIONS
 
 
 class _Section(BaseModel):
@@ -416,6 +417,67 @@ class MonitoringSettings(_Section):
     prediction_drift: PredictionDriftSettings
     concept_drift: ConceptDriftSettings
     alerting: AlertingSettings
+
+
+# ----- promotion, model_registry, retraining (the registry's sections) ---------------------------
+
+
+def _known_metric(name: str) -> str:
+    if name not in METRIC_DIRECTIONS:
+        known = ", ".join(sorted(METRIC_DIRECTIONS))
+        raise ValueError(f"unknown metric {name!r}: the promotion gate compares one of {known}")
+    return name
+
+
+class PromotionSettings(_Section):
+    """The `promotion` section (parameters_promotion.yml): the gate of registry/promotion.py."""
+
+    primary_metric: str
+    min_improvement: float = Field(ge=0.0)
+    # Guard metric -> the largest worsening tolerated (in the metric's own units).
+    guards: dict[str, float]
+
+    _check_primary = field_validator("primary_metric")(_known_metric)
+
+    @field_validator("guards")
+    @classmethod
+    def _check_guards(cls, guards: dict[str, float]) -> dict[str, float]:
+        for name, tolerance in guards.items():
+            _known_metric(name)
+            if tolerance < 0 or math.isnan(tolerance):
+                raise ValueError(f"guard {name!r}: the tolerance must be >= 0, got {tolerance}")
+        return guards
+
+
+class RegistrySettings(_Section):
+    """The `model_registry` section (parameters_registry.yml)."""
+
+    # The catalog dataset whose saved object is the model a successful run registers.
+    model_dataset: str
+    # Datasets whose numeric scalars become the version's `metric.<prefix><name>` tags.
+    metric_datasets: dict[str, str]
+    serialization_format: Literal["skops", "cloudpickle"]
+    skops_trusted_types: list[str]
+    input_example_rows: int = Field(ge=1)
+
+
+class TrainingSetSettings(_Section):
+    """`retraining.training_set`: which rows train the challenger."""
+
+    # append: the reference plus every labelled batch; window: the newest `window_rows` of them.
+    policy: Literal["append", "window"]
+    window_rows: int = Field(ge=1)
+    # Keep the newest labelled batch out of training, so the gate can score both models on it.
+    holdout_newest_batch: bool
+
+
+class RetrainingSettings(_Section):
+    """The `retraining` section (parameters_retraining.yml)."""
+
+    # The monitoring verdict that triggers a retrain: warn | fail | never (only --force).
+    retrain_on: Literal["warn", "fail", "never"]
+    min_hours_between_retrains: float = Field(ge=0)
+    training_set: TrainingSetSettings
 
 
 # ----- sample_data (only with the example) --------------------------------------------------------

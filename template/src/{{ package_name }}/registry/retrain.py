@@ -123,10 +123,10 @@ class Retrain:
     # ----- the steps ------------------------------------------------------------------------------
     def run(self) -> Any:
         """Return the outcome of the whole retrain (raises on any failure: aliases untouched)."""
+        from ..core.parameters import PromotionSettings, RetrainingSettings
         from .aliases import CHAMPION, alias_version
-        from .promotion import PromotionSettings
         from .registration import ensure_registered_model
-        from .retraining import LAST_BATCH_TAG, LAST_RETRAIN_TAG, RetrainingSettings, cooldown_left
+        from .retraining import LAST_BATCH_TAG, LAST_RETRAIN_TAG, cooldown_left
 
         context = self._context()
         self.settings = RetrainingSettings(**context.params["retraining"])

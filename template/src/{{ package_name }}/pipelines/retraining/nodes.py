@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from ...registry.retraining import TrainingSetSettings, training_frame
+from ...core.parameters import TrainingSetSettings
+from ...registry.retraining import training_frame
 
 logger = logging.getLogger(__name__)
 
