@@ -2,8 +2,8 @@
 
 `kedro retrain` and the SageMaker Pipeline's gate step both score the champion and the challenger
 with this one function, so the rule in `promotion.py` judges the same numbers on both paths. It
-reuses the evaluation's metrics (`core.metrics`) and the explainability pipeline's fairness
-report, so a holdout's numbers mean what the training run's numbers mean.
+reuses the evaluation's metrics (`core.metrics`) and the fairness report the explainability
+pipeline writes (`core.bias`), so a holdout's numbers mean what the training run's numbers mean.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def holdout_metrics(
     bias: Mapping[str, Any],
 ) -> HoldoutMetrics:
     """Return `model`'s metrics on `holdout` (fairness only when the sensitive column is there)."""
+    from ..core.bias import fairness_report
     from ..core.features import model_columns
     from ..core.metrics import classification_metrics
-    from ..pipelines.explainability.bias import fairness_report
 
     columns = model_columns(features)
     y_true = holdout[features["target"]].to_numpy()
