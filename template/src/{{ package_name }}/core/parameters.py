@@ -57,7 +57,11 @@ def _warn_below_fail(model: BaseModel, *pairs: tuple[str, str]) -> None:
 
 
 class FeatureSpec(_Section):
-    """The `features` section: the label, the model's columns and the columns with other roles."""
+    """The `features` section: the label, the model's columns and the columns with other roles.
+
+    The one statement of what a usable spec is: the parameters hook applies it before any node
+    runs, and `core.features.feature_spec` when a node is called with a plain mapping.
+    """
 
     target: str = Field(min_length=1)
     # null: no id column (rows are matched by position).
@@ -67,14 +71,24 @@ class FeatureSpec(_Section):
     # null: no bias metrics. Kept out of the model's features on purpose.
     sensitive_attribute: str | None
 
+    @field_validator("numeric", "categorical", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any) -> Any:
+        # Said in YAML's words: the frozen spec keeps a tuple, the file holds a list.
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list of column names (`[]` for none), got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_role_per_column(self) -> FeatureSpec:
+        # Every problem at once, each naming its key: a spec is usually fixed in one edit.
+        problems = []
         model = self.model_columns
         if not model:
-            raise ValueError("numeric and categorical are both empty: the model has no features")
+            problems.append("numeric and categorical are both empty: the model has no features")
         repeated = sorted({column for column in model if model.count(column) > 1})
         if repeated:
-            raise ValueError(f"column(s) {repeated} listed twice in numeric/categorical")
+            problems.append(f"column(s) {repeated} listed twice in numeric/categorical")
         roles = {
             "target": self.target,
             "id_column": self.id_column,
@@ -82,10 +96,15 @@ class FeatureSpec(_Section):
         }
         for role, column in roles.items():
             if column and column in model:
-                raise ValueError(f"{role} {column!r} is also a model feature")
-        named = [column for column in roles.values() if column]
-        if len(set(named)) < len(named):
-            raise ValueError(f"target, id_column and sensitive_attribute share a column: {named}")
+                problems.append(
+                    f"{role} {column!r} is also a model feature: remove it from numeric/categorical"
+                )
+        named = [(role, column) for role, column in roles.items() if column]
+        for column in sorted({c for _, c in named if [c2 for _, c2 in named].count(c) > 1}):
+            shared = " and ".join(role for role, c in named if c == column)
+            problems.append(f"{shared} are all {column!r}: a column has one role")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -669,6 +688,9 @@ def _describe(
     loc: list[str | int] = [*prefix, *error["loc"]]
     if error["type"] == "missing":
         return loc, "missing key (every key the shipped YAML has is required)"
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        # A model's own rule: its sentence as written, without pydantic's "Value error, ".
+        return loc, str(error["ctx"]["error"])
     if error["type"] != "extra_forbidden":
         return loc, str(error["msg"])
     moved = MOVED_KEYS.get(tuple(str(part) for part in loc))
