@@ -1,6 +1,6 @@
 """SHAP attributions and group-fairness metrics of the rendered project (issue 7).
 
-Three layers: bias arithmetic on a hand-built case (the template's bias.py, no render); the
+Three layers: bias arithmetic on a hand-built case (the template's core/bias.py, no render); the
 reports `kedro run` writes; and, in a subprocess inside the trained project, SHAP local
 accuracy and the generator's most informative feature coming out on top.
 """
@@ -31,10 +31,10 @@ LOCAL_ACCURACY_TOLERANCE = 1e-6
 
 
 def load_bias_module() -> Any:
-    """Return the template's bias.py, imported from the template's package (no rendering).
+    """Return the template's core/bias.py, imported from the template's package (no rendering).
 
     The package's Python files need no rendering, so the folder is imported as it is, under a
-    name of its own; bias.py's relative imports (core.serialise) resolve inside it.
+    name of its own; core/bias.py's relative import (.serialise) resolves inside it.
     """
     name = "template_package"
     if name not in sys.modules:
@@ -44,7 +44,7 @@ def load_bias_module() -> Any:
         package = importlib.util.module_from_spec(spec)
         sys.modules[name] = package
         spec.loader.exec_module(package)
-    return importlib.import_module(f"{name}.pipelines.explainability.bias")
+    return importlib.import_module(f"{name}.core.bias")
 
 
 @pytest.fixture(scope="module")

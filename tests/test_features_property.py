@@ -4,8 +4,9 @@ Hypothesis draws a feature spec (numeric and categorical columns, optional id co
 attribute) and a table for it (any row count, missing values, text in numeric columns, labels
 outside 0/1, a single class, a dropped column), then runs data_processing -> training ->
 evaluation with Kedro's SequentialRunner in memory. Each case must either succeed or fail with
-the project's SchemaError whose message names the offending column or `features` key: never an
-internal exception (IndexError, KeyError, sklearn's ValueError, ...).
+the project's SchemaError whose message names the offending column, or (a spec that breaks
+FeatureSpec's rules) its ParameterError naming each bad `features` key: never an internal
+exception (IndexError, KeyError, sklearn's ValueError, ...).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ COLUMN = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 
 @pytest.fixture(scope="module")
 def project_modules(default_project: Path) -> dict[str, Any]:
-    """Return the rendered package's pipelines, SchemaError and a runner (imported in-process)."""
+    """Return the rendered package's pipelines, SchemaError and ParameterError (in-process)."""
     sys.path.insert(0, str(default_project / "src"))
     try:
         import importlib
@@ -39,7 +40,12 @@ def project_modules(default_project: Path) -> dict[str, Any]:
             for name in ("data_processing", "training", "evaluation")
         }
         core_features = importlib.import_module(f"{package}.core.features")
-        yield {"pipelines": pipelines, "SchemaError": core_features.SchemaError}
+        core_parameters = importlib.import_module(f"{package}.core.parameters")
+        yield {
+            "pipelines": pipelines,
+            "SchemaError": core_features.SchemaError,
+            "ParameterError": core_parameters.ParameterError,
+        }
     finally:
         sys.path.remove(str(default_project / "src"))
 
@@ -168,6 +174,11 @@ def test_any_spec_and_table_succeeds_or_names_the_column(
             if name and f"'{name}'" in message
         ]
         assert named or "is empty" in message or "features." in message, message
+    except project_modules["ParameterError"] as error:
+        # The spec itself is unusable: every problem names its `features` key.
+        event("ParameterError: " + "; ".join(error.problems)[:90])
+        assert error.problems, str(error)
+        assert all(problem.startswith("features") for problem in error.problems), str(error)
     except Exception as error:  # an internal error: the case must be reported, not hidden
         pytest.fail(
             f"internal {type(error).__name__} for features={features}, "

@@ -1,8 +1,11 @@
 """The feature spec's columns, the schema check of a raw table, and its model-ready frame.
 
-`features` in conf/base/parameters.yml names the columns; every module that needs the model's
-columns asks `model_columns()`, so they are listed in one place. The data processing pipeline
-checks and prepares the reference batch with these functions, monitoring the current batch, and
+`features` in conf/base/parameters.yml names the columns; `core.parameters.FeatureSpec` states
+what a usable spec is (the parameters hook applies it before any node runs). Every function here
+takes the parsed `FeatureSpec` or the raw `params:features` mapping, parsed once by
+`feature_spec()`, so the rules and their messages live in the model alone. Every module that
+needs the model's columns asks `model_columns()`. The data processing pipeline checks and
+prepares the reference batch with these functions, monitoring the current batch, and
 `kedro retrain` each labelled batch.
 """
 
@@ -15,11 +18,25 @@ from typing import Any
 
 import pandas as pd
 
+from .parameters import FeatureSpec, section
+
 logger = logging.getLogger(__name__)
+
+# What a node receives as `params:features`, or the spec already parsed.
+Features = FeatureSpec | Mapping[str, Any]
 
 
 class SchemaError(ValueError):
     """Raised when an input table does not have the columns or values the pipeline needs."""
+
+
+def feature_spec(features: Features) -> FeatureSpec:
+    """Return the `features` section as a FeatureSpec (itself when it is one already).
+
+    A mapping that breaks FeatureSpec's rules raises core.parameters.ParameterError, one line per
+    bad key (`features.<key>: <what is wrong>`).
+    """
+    return section(FeatureSpec, features, "features")
 
 
 def trained_columns(model: Any) -> list[str] | None:
@@ -28,59 +45,26 @@ def trained_columns(model: Any) -> list[str] | None:
     return None if names is None else [str(name) for name in names]
 
 
-def model_columns(features: Mapping[str, Any]) -> list[str]:
+def model_columns(features: Features) -> list[str]:
     """Return the model's feature columns: numeric then categorical, in parameter order."""
-    return [*(features["numeric"] or []), *(features["categorical"] or [])]
+    return list(feature_spec(features).model_columns)
 
 
-def required_columns(features: Mapping[str, Any], *, with_target: bool = True) -> list[str]:
+def required_columns(features: Features, *, with_target: bool = True) -> list[str]:
     """Return every column a prepared table carries: id, features, sensitive attribute, target.
 
     The id column and the sensitive attribute are optional (`null` in parameters.yml).
     """
-    columns = [features.get("id_column"), *model_columns(features)]
-    columns.append(features.get("sensitive_attribute"))
+    spec = feature_spec(features)
+    columns = [spec.id_column, *spec.model_columns, spec.sensitive_attribute]
     if with_target:
-        columns.append(features["target"])
+        columns.append(spec.target)
     return list(dict.fromkeys(col for col in columns if col))
-
-
-def check_feature_spec(features: dict[str, Any]) -> None:
-    """Raise SchemaError naming the key and column if `features` in parameters.yml is unusable."""
-    problems = []
-    if not features.get("target"):
-        problems.append("features.target must name the label column")
-    for key in ("numeric", "categorical"):
-        value = features.get(key)
-        if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
-            problems.append(f"features.{key} must be a list of column names (`[]` for none)")
-    numeric = [c for c in features.get("numeric") or [] if isinstance(c, str)]
-    categorical = [c for c in features.get("categorical") or [] if isinstance(c, str)]
-    if not numeric and not categorical:
-        problems.append("features.numeric and features.categorical are both empty: no features")
-    model = [*numeric, *categorical]
-    repeated = sorted({col for col in model if model.count(col) > 1})
-    if repeated:
-        problems.append(f"column(s) {repeated} listed twice in features.numeric/categorical")
-    roles = {"target": features.get("target"), "id_column": features.get("id_column")}
-    roles["sensitive_attribute"] = features.get("sensitive_attribute")
-    for role, col in roles.items():
-        if col and col in model:
-            problems.append(
-                f"features.{role} {col!r} is also a model feature: remove it from "
-                "features.numeric/categorical"
-            )
-    named = [(role, col) for role, col in roles.items() if col]
-    for col in sorted({col for _, col in named if [c for _, c in named].count(col) > 1}):
-        shared = " and ".join(f"features.{role}" for role, c in named if c == col)
-        problems.append(f"{shared} are all {col!r}: a column has one role")
-    if problems:
-        raise SchemaError("parameters.yml `features` is invalid: " + "; ".join(problems))
 
 
 def validate_schema(
     raw: pd.DataFrame,
-    features: dict[str, Any],
+    features: Features,
     dataset_name: str = "input",
     require_target: bool = True,
 ) -> pd.DataFrame:
@@ -90,17 +74,17 @@ def validate_schema(
     malformed file fails before any model is fitted. A batch to score or monitor may come
     without labels (`require_target=False`); its labels are still checked when present.
     """
-    check_feature_spec(features)
+    spec = feature_spec(features)
     if raw.empty:
         raise SchemaError(f"{dataset_name} is empty: it has no rows")
-    expected = required_columns(features, with_target=require_target)
+    expected = required_columns(spec, with_target=require_target)
     missing = [col for col in expected if col not in raw.columns]
     if missing:
         raise SchemaError(
             f"{dataset_name} is missing column(s) {missing}; it has {list(raw.columns)}"
         )
     problems = []
-    for col in features["numeric"] or []:
+    for col in spec.numeric:
         coerced = pd.to_numeric(raw[col], errors="coerce")
         bad = raw[col].notna() & coerced.isna()
         if bad.any():
@@ -108,13 +92,13 @@ def validate_schema(
             problems.append(f"column {col!r} must be numeric, found {examples}")
     if require_target:
         # A feature without a single value cannot be learnt from (and breaks the model's binning).
-        empty = [col for col in model_columns(features) if raw[col].isna().all()]
+        empty = [col for col in spec.model_columns if raw[col].isna().all()]
         if empty:
             problems.append(
                 f"feature column(s) {empty} have no values (all {len(raw)} missing): fill them "
                 "or remove them from features.numeric/categorical"
             )
-    target_name = features["target"]
+    target_name = spec.target
     if target_name in raw.columns:
         target = pd.to_numeric(raw[target_name], errors="coerce")
         bad = raw[target_name].notna() & ~target.isin([0, 1])
@@ -128,7 +112,7 @@ def validate_schema(
                 f"target {target_name!r} must hold both classes 0 and 1 to train, "
                 f"found only {[int(v) for v in found]}"
             )
-    id_column = features.get("id_column")
+    id_column = spec.id_column
     duplicated = raw[id_column].duplicated() if id_column else pd.Series(dtype=bool)
     if duplicated.any():
         problems.append(f"id column {id_column!r} has {int(duplicated.sum())} duplicate value(s)")
@@ -143,18 +127,19 @@ def validator_for(dataset_name: str, *, require_target: bool) -> Callable[..., p
     return update_wrapper(bound, validate_schema)
 
 
-def prepare_features(raw: pd.DataFrame, features: dict[str, Any]) -> pd.DataFrame:
+def prepare_features(raw: pd.DataFrame, features: Features) -> pd.DataFrame:
     """Return the required columns with model dtypes: numerics as float, categoricals as str.
 
     Missing numerics and categoricals stay missing (the model handles them); rows without a
     label are dropped and counted in the log. An unlabelled batch keeps no target column.
     """
-    target = features["target"]
+    spec = feature_spec(features)
+    target = spec.target
     labelled = target in raw.columns
-    frame = raw[required_columns(features, with_target=labelled)].copy()
-    for col in features["numeric"] or []:
+    frame = raw[required_columns(spec, with_target=labelled)].copy()
+    for col in spec.numeric:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    for col in features["categorical"] or []:
+    for col in spec.categorical:
         values = frame[col]
         frame[col] = values.where(values.isna(), values.astype(str))
     if not labelled:

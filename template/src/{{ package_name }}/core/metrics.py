@@ -10,6 +10,19 @@ from typing import Any
 
 import numpy as np
 
+# +1: higher is better, -1: lower is better. A metric the promotion gate may compare must be
+# listed here.
+METRIC_DIRECTIONS: dict[str, int] = {
+    "roc_auc": 1,
+    "pr_auc": 1,
+    "accuracy": 1,
+    "f1": 1,
+    "log_loss": -1,
+    "brier_score": -1,
+    "demographic_parity_difference": -1,
+    "equalized_odds_difference": -1,
+}
+
 
 def classification_metrics(
     y_true: np.ndarray, y_score: np.ndarray, threshold: float

@@ -11,12 +11,14 @@ the frozen spec keeps them as tuples (`Names`), their items still strictly strin
 
 `validate_parameters` runs once per run (ParametersHook, before any node); the hook, the CLI and
 tests read the files with `read_parameter_sources`. Sections with a model elsewhere are imported
-here, so `SECTIONS` is the one list of what parameters a project takes. This module imports no
-Kedro.
+here too (promotion, model registry, retraining), so `SECTIONS` is the one list of what parameters
+a project takes, and the modules that use a section import its model from here. This module
+imports nothing outside `core/`, and no Kedro.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +30,11 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
-from ..registry.promotion import PromotionSettings
-from ..registry.registration import RegistrySettings
-from ..registry.retraining import RetrainingSettings
+from .metrics import METRIC_DIRECTIONS
 
 
 class _Section(BaseModel):
@@ -56,7 +57,11 @@ def _warn_below_fail(model: BaseModel, *pairs: tuple[str, str]) -> None:
 
 
 class FeatureSpec(_Section):
-    """The `features` section: the label, the model's columns and the columns with other roles."""
+    """The `features` section: the label, the model's columns and the columns with other roles.
+
+    The one statement of what a usable spec is: the parameters hook applies it before any node
+    runs, and `core.features.feature_spec` when a node is called with a plain mapping.
+    """
 
     target: str = Field(min_length=1)
     # null: no id column (rows are matched by position).
@@ -66,14 +71,24 @@ class FeatureSpec(_Section):
     # null: no bias metrics. Kept out of the model's features on purpose.
     sensitive_attribute: str | None
 
+    @field_validator("numeric", "categorical", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any) -> Any:
+        # Said in YAML's words: the frozen spec keeps a tuple, the file holds a list.
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list of column names (`[]` for none), got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_role_per_column(self) -> FeatureSpec:
+        # Every problem at once, each naming its key: a spec is usually fixed in one edit.
+        problems = []
         model = self.model_columns
         if not model:
-            raise ValueError("numeric and categorical are both empty: the model has no features")
+            problems.append("numeric and categorical are both empty: the model has no features")
         repeated = sorted({column for column in model if model.count(column) > 1})
         if repeated:
-            raise ValueError(f"column(s) {repeated} listed twice in numeric/categorical")
+            problems.append(f"column(s) {repeated} listed twice in numeric/categorical")
         roles = {
             "target": self.target,
             "id_column": self.id_column,
@@ -81,10 +96,15 @@ class FeatureSpec(_Section):
         }
         for role, column in roles.items():
             if column and column in model:
-                raise ValueError(f"{role} {column!r} is also a model feature")
-        named = [column for column in roles.values() if column]
-        if len(set(named)) < len(named):
-            raise ValueError(f"target, id_column and sensitive_attribute share a column: {named}")
+                problems.append(
+                    f"{role} {column!r} is also a model feature: remove it from numeric/categorical"
+                )
+        named = [(role, column) for role, column in roles.items() if column]
+        for column in sorted({c for _, c in named if [c2 for _, c2 in named].count(c) > 1}):
+            shared = " and ".join(role for role, c in named if c == column)
+            problems.append(f"{shared} are all {column!r}: a column has one role")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -418,6 +438,67 @@ class MonitoringSettings(_Section):
     alerting: AlertingSettings
 
 
+# ----- promotion, model_registry, retraining (the registry's sections) ---------------------------
+
+
+def _known_metric(name: str) -> str:
+    if name not in METRIC_DIRECTIONS:
+        known = ", ".join(sorted(METRIC_DIRECTIONS))
+        raise ValueError(f"unknown metric {name!r}: the promotion gate compares one of {known}")
+    return name
+
+
+class PromotionSettings(_Section):
+    """The `promotion` section (parameters_promotion.yml): the gate of registry/promotion.py."""
+
+    primary_metric: str
+    min_improvement: float = Field(ge=0.0)
+    # Guard metric -> the largest worsening tolerated (in the metric's own units).
+    guards: dict[str, float]
+
+    _check_primary = field_validator("primary_metric")(_known_metric)
+
+    @field_validator("guards")
+    @classmethod
+    def _check_guards(cls, guards: dict[str, float]) -> dict[str, float]:
+        for name, tolerance in guards.items():
+            _known_metric(name)
+            if tolerance < 0 or math.isnan(tolerance):
+                raise ValueError(f"guard {name!r}: the tolerance must be >= 0, got {tolerance}")
+        return guards
+
+
+class RegistrySettings(_Section):
+    """The `model_registry` section (parameters_registry.yml)."""
+
+    # The catalog dataset whose saved object is the model a successful run registers.
+    model_dataset: str
+    # Datasets whose numeric scalars become the version's `metric.<prefix><name>` tags.
+    metric_datasets: dict[str, str]
+    serialization_format: Literal["skops", "cloudpickle"]
+    skops_trusted_types: list[str]
+    input_example_rows: int = Field(ge=1)
+
+
+class TrainingSetSettings(_Section):
+    """`retraining.training_set`: which rows train the challenger."""
+
+    # append: the reference plus every labelled batch; window: the newest `window_rows` of them.
+    policy: Literal["append", "window"]
+    window_rows: int = Field(ge=1)
+    # Keep the newest labelled batch out of training, so the gate can score both models on it.
+    holdout_newest_batch: bool
+
+
+class RetrainingSettings(_Section):
+    """The `retraining` section (parameters_retraining.yml)."""
+
+    # The monitoring verdict that triggers a retrain: warn | fail | never (only --force).
+    retrain_on: Literal["warn", "fail", "never"]
+    min_hours_between_retrains: float = Field(ge=0)
+    training_set: TrainingSetSettings
+
+
 # ----- sample_data (only with the example) --------------------------------------------------------
 
 
@@ -607,6 +688,9 @@ def _describe(
     loc: list[str | int] = [*prefix, *error["loc"]]
     if error["type"] == "missing":
         return loc, "missing key (every key the shipped YAML has is required)"
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        # A model's own rule: its sentence as written, without pydantic's "Value error, ".
+        return loc, str(error["ctx"]["error"])
     if error["type"] != "extra_forbidden":
         return loc, str(error["msg"])
     moved = MOVED_KEYS.get(tuple(str(part) for part in loc))

@@ -2,15 +2,18 @@
 
 `kedro retrain` and the SageMaker Pipeline's gate step both score the champion and the challenger
 with this one function, so the rule in `promotion.py` judges the same numbers on both paths. It
-reuses the evaluation's metrics (`core.metrics`) and the explainability pipeline's fairness
-report, so a holdout's numbers mean what the training run's numbers mean.
+reuses the evaluation's metrics (`core.metrics`) and the fairness report the explainability
+pipeline writes (`core.bias`), so a holdout's numbers mean what the training run's numbers mean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.features import Features
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,18 @@ class HoldoutMetrics:
 def holdout_metrics(
     model: Any,
     holdout: Any,
-    features: Mapping[str, Any],
+    features: Features,
     evaluation: Mapping[str, Any],
     bias: Mapping[str, Any],
 ) -> HoldoutMetrics:
     """Return `model`'s metrics on `holdout` (fairness only when the sensitive column is there)."""
-    from ..core.features import model_columns
+    from ..core.bias import fairness_report
+    from ..core.features import feature_spec
     from ..core.metrics import classification_metrics
-    from ..pipelines.explainability.bias import fairness_report
 
-    columns = model_columns(features)
-    y_true = holdout[features["target"]].to_numpy()
+    spec = feature_spec(features)
+    columns = list(spec.model_columns)
+    y_true = holdout[spec.target].to_numpy()
     y_score = model.predict_proba(holdout[columns])[:, 1]
     scores = classification_metrics(y_true, y_score, evaluation["threshold"])
     classification = {
@@ -47,7 +51,7 @@ def holdout_metrics(
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
     fairness: dict[str, float] = {}
-    sensitive = features.get("sensitive_attribute")
+    sensitive = spec.sensitive_attribute
     if sensitive and sensitive in holdout.columns:
         report = fairness_report(
             y_true,

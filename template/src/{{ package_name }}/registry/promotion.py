@@ -20,48 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-# +1: higher is better, -1: lower is better. A metric the gate may compare must be listed here.
-METRIC_DIRECTIONS: dict[str, int] = {
-    "roc_auc": 1,
-    "pr_auc": 1,
-    "accuracy": 1,
-    "f1": 1,
-    "log_loss": -1,
-    "brier_score": -1,
-    "demographic_parity_difference": -1,
-    "equalized_odds_difference": -1,
-}
-
-
-def _known_metric(name: str) -> str:
-    if name not in METRIC_DIRECTIONS:
-        known = ", ".join(sorted(METRIC_DIRECTIONS))
-        raise ValueError(f"unknown metric {name!r}: the promotion gate compares one of {known}")
-    return name
-
-
-class PromotionSettings(BaseModel):
-    """The `promotion` parameters section (conf/base/parameters_promotion.yml); no defaults here."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    primary_metric: str
-    min_improvement: float = Field(ge=0.0)
-    # Guard metric -> the largest worsening tolerated (in the metric's own units).
-    guards: dict[str, float]
-
-    _check_primary = field_validator("primary_metric")(_known_metric)
-
-    @field_validator("guards")
-    @classmethod
-    def _check_guards(cls, guards: dict[str, float]) -> dict[str, float]:
-        for name, tolerance in guards.items():
-            _known_metric(name)
-            if tolerance < 0 or math.isnan(tolerance):
-                raise ValueError(f"guard {name!r}: the tolerance must be >= 0, got {tolerance}")
-        return guards
+from ..core.metrics import METRIC_DIRECTIONS
+from ..core.parameters import PromotionSettings
 
 
 @dataclass(frozen=True)

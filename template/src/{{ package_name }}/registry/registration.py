@@ -13,9 +13,9 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from ..core.parameters import RegistrySettings
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +24,6 @@ MODEL_ARTIFACT = "model"
 METRIC_TAG_PREFIX = "metric."
 SAVE_VERSION_TAG = "kedro.save_version"
 RUN_ID_TAG = "kedro.run_id"
-
-
-class RegistrySettings(BaseModel):
-    """The `model_registry` parameters section (conf/base/parameters_registry.yml)."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    # The catalog dataset whose saved object is the model a successful run registers.
-    model_dataset: str
-    # Datasets whose numeric scalars become the version's `metric.<prefix><name>` tags.
-    metric_datasets: dict[str, str]
-    serialization_format: Literal["skops", "cloudpickle"]
-    skops_trusted_types: list[str]
-    input_example_rows: int = Field(ge=1)
 
 
 @dataclass(frozen=True)

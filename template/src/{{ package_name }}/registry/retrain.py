@@ -123,15 +123,16 @@ class Retrain:
     # ----- the steps ------------------------------------------------------------------------------
     def run(self) -> Any:
         """Return the outcome of the whole retrain (raises on any failure: aliases untouched)."""
+        from ..core.features import feature_spec
+        from ..core.parameters import PromotionSettings, RetrainingSettings
         from .aliases import CHAMPION, alias_version
-        from .promotion import PromotionSettings
         from .registration import ensure_registered_model
-        from .retraining import LAST_BATCH_TAG, LAST_RETRAIN_TAG, RetrainingSettings, cooldown_left
+        from .retraining import LAST_BATCH_TAG, LAST_RETRAIN_TAG, cooldown_left
 
         context = self._context()
         self.settings = RetrainingSettings(**context.params["retraining"])
         self.promotion = PromotionSettings(**context.params["promotion"])
-        self.features = context.params["features"]
+        self.features = feature_spec(context.params["features"])
         self.evaluation = context.params["evaluation"]
         self.bias = context.params["explainability"]["bias"]
         name = self.target.model_name
@@ -327,17 +328,17 @@ class Retrain:
         if self.settings.training_set.holdout_newest_batch and newest is not None:
             parts.append((f"newest batch {newest}", self._prepared_batch(newest)))
         seen = None
-        if self.features["id_column"] is None:
+        if self.features.id_column is None:
             # Without an id column a row cannot be matched to the champion's training set.
             logger.info("no id column: rows the champion trained on stay in the holdout")
         elif champion is not None:
             version = self.client.get_model_version(self.target.model_name, champion)
             try:
                 train = self._load("train_set", version.tags[SAVE_VERSION_TAG])
-                seen = train[self.features["id_column"]]
+                seen = train[self.features.id_column]
             except Exception as error:  # an old champion's files may be gone: say so, go on
                 logger.warning("champion's training set not found (%s): no rows excluded", error)
-        frame, dropped = holdout_frame(parts, seen, self.features["id_column"])
+        frame, dropped = holdout_frame(parts, seen, self.features.id_column)
         facts = {
             "parts": {label: len(part) for label, part in parts},
             "rows": len(frame),
@@ -362,7 +363,7 @@ class Retrain:
             context.catalog.load("customers"),
             [(n, batches[n]()) for n in sorted(batches)],
             self.settings.training_set,
-            self.features["target"],
+            self.features.target,
         )
         return summary.to_dict()
 

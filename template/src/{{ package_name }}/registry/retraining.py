@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.parameters import TrainingSetSettings
 
 # Monitoring's levels, least to most severe (the monitoring pipeline's own ordering).
 LEVELS = ("ok", "warn", "fail")
@@ -29,29 +30,6 @@ LAST_RETRAIN_TAG = "retraining.last_retrain_at"
 
 class RetrainRefused(RuntimeError):
     """A retrain that must not go on (another holds the lock, the champion moved meanwhile)."""
-
-
-class TrainingSetSettings(BaseModel):
-    """`retraining.training_set`: which rows train the challenger."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    # append: the reference plus every labelled batch; window: the newest `window_rows` of them.
-    policy: Literal["append", "window"]
-    window_rows: int = Field(ge=1)
-    # Keep the newest labelled batch out of training, so the gate can score both models on it.
-    holdout_newest_batch: bool
-
-
-class RetrainingSettings(BaseModel):
-    """The `retraining` parameters section (conf/base/parameters_retraining.yml)."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    # The monitoring verdict that triggers a retrain: warn | fail | never (only --force).
-    retrain_on: Literal["warn", "fail", "never"]
-    min_hours_between_retrains: float = Field(ge=0)
-    training_set: TrainingSetSettings
 
 
 @dataclass(frozen=True)

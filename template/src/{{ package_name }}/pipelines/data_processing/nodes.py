@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import SchemaError
+from ...core.features import Features, SchemaError, feature_spec
 
 logger = logging.getLogger(__name__)
 
 
 def split_data(
-    frame: pd.DataFrame, features: dict[str, Any], params: dict[str, Any]
+    frame: pd.DataFrame, features: Features, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return a stratified, seeded (train, test) split of the prepared frame."""
     from sklearn.model_selection import train_test_split
 
-    target = features["target"]
+    target = feature_spec(features).target
     counts = frame[target].value_counts()
     n_test = int(np.ceil(params["test_size"] * len(frame)))
     if len(counts) < 2 or counts.min() < 2 or n_test < 2 or len(frame) - n_test < 2:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
+from ...core.features import Features, feature_spec
 from ...core.metrics import classification_metrics
 from ...scoring import predict_scores
 
@@ -21,21 +21,22 @@ else:
 
 
 def predict_test_set(
-    model: SklearnPipeline, test_set: pd.DataFrame, features: dict[str, Any]
+    model: SklearnPipeline, test_set: pd.DataFrame, features: Features
 ) -> pd.DataFrame:
     """Return one row per test example: id, true label, predicted probability, sensitive group.
 
     Without an id column (`features.id_column: null`) the id is the row's position in the test set.
     """
-    id_column = features.get("id_column")
+    spec = feature_spec(features)
+    id_column = spec.id_column
     predictions = pd.DataFrame(
         {
             "id": test_set[id_column].to_numpy() if id_column else np.arange(len(test_set)),
-            "y_true": test_set[features["target"]].to_numpy(),
-            "y_score": predict_scores(model, test_set, model_columns(features)),
+            "y_true": test_set[spec.target].to_numpy(),
+            "y_score": predict_scores(model, test_set, list(spec.model_columns)),
         }
     )
-    sensitive = features.get("sensitive_attribute")
+    sensitive = spec.sensitive_attribute
     if sensitive and sensitive in test_set.columns:
         predictions["group"] = test_set[sensitive].to_numpy()
     return predictions

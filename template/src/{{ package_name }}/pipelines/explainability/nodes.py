@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ...core.attribution import Attribution, explain, sample_rows
+from ...core.bias import TOO_SMALL, fairness_report
 from ...core.parameters import ExplainabilitySettings, section
-from .bias import TOO_SMALL, fairness_report
 
 logger = logging.getLogger(__name__)
 

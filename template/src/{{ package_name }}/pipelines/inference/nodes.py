@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns, trained_columns
-from ...core.parameters import InferenceSettings
+from ...core.features import Features, feature_spec, trained_columns
+from ...core.parameters import FeatureSpec, InferenceSettings, section
 from ...scoring import predict_scores
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,10 @@ class BatchSchemaError(ValueError):
     """Raised when a batch cannot be scored by the model: a feature column is missing or invalid."""
 
 
-def model_features(model: Any, features: Mapping[str, Any]) -> list[str]:
+def model_features(model: Any, features: Features) -> list[str]:
     """Return the columns the model was fitted on (its `feature_names_in_`, else the parameters)."""
     names = trained_columns(model)
-    return names if names is not None else model_columns(features)
+    return names if names is not None else list(feature_spec(features).model_columns)
 
 
 def iter_chunks(batch: Any) -> Iterator[pd.DataFrame]:
@@ -56,20 +56,18 @@ def iter_chunks(batch: Any) -> Iterator[pd.DataFrame]:
         raise TypeError(f"cannot score a batch of type {type(batch).__name__}")
 
 
-def check_batch(
-    chunk: pd.DataFrame, columns: list[str], features: Mapping[str, Any]
-) -> pd.DataFrame:
+def check_batch(chunk: pd.DataFrame, columns: list[str], spec: FeatureSpec) -> pd.DataFrame:
     """Return the chunk's feature columns with model dtypes; a missing or bad one is named."""
     missing = [column for column in columns if column not in chunk.columns]
     if missing:
         raise BatchSchemaError(
             f"the batch lacks the model's feature column(s) {missing}; it has {list(chunk.columns)}"
         )
-    id_column = features["id_column"]
+    id_column = spec.id_column
     if id_column is not None and id_column not in chunk.columns:
         raise BatchSchemaError(f"the batch lacks its id column {id_column!r}")
     prepared = pd.DataFrame(index=chunk.index)
-    numeric = set(features["numeric"])
+    numeric = set(spec.numeric)
     for column in columns:
         values = chunk[column]
         if column in numeric:
@@ -89,7 +87,7 @@ def check_batch(
 def score_chunk(  # noqa: PLR0917 - one chunk and its context, by position
     chunk: pd.DataFrame,
     served: Any,
-    features: Mapping[str, Any],
+    spec: FeatureSpec,
     threshold: float,
     settings: InferenceSettings,
     first_row: int,
@@ -97,10 +95,10 @@ def score_chunk(  # noqa: PLR0917 - one chunk and its context, by position
 ) -> pd.DataFrame:
     """Return the predictions of one chunk: id, score, label, model name and version, time."""
     model = served.model
-    columns = model_features(model, features)
-    prepared = check_batch(chunk, columns, features)
+    columns = model_features(model, spec)
+    prepared = check_batch(chunk, columns, spec)
     scores = predict_scores(model, prepared, columns, chunk_rows=settings.chunk_rows)
-    id_column = features["id_column"]
+    id_column = spec.id_column
     ids = (
         chunk[id_column].to_numpy()
         if id_column is not None
@@ -132,26 +130,27 @@ def score_chunk(  # noqa: PLR0917 - one chunk and its context, by position
 def score_batch(
     batch: Any,
     champion_model: Any,
-    features: dict[str, Any],
+    features: Features,
     evaluation: dict[str, Any],
     inference: dict[str, Any],
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> pd.DataFrame:
     """Return one prediction row per batch row, scored by the champion, chunk by chunk."""
-    settings = InferenceSettings(**inference)
+    spec = feature_spec(features)
+    settings = section(InferenceSettings, inference, "inference")
     threshold = float(evaluation["threshold"])
     scored_at = now().isoformat(timespec="seconds")
     parts, first_row = [], 0
     for chunk in iter_chunks(batch):
         parts.append(
-            score_chunk(chunk, champion_model, features, threshold, settings, first_row, scored_at)
+            score_chunk(chunk, champion_model, spec, threshold, settings, first_row, scored_at)
         )
         first_row += len(chunk)
     if not parts or first_row == 0:
         raise BatchSchemaError("the batch to score is empty: it has no rows")
     predictions = pd.concat(parts, ignore_index=True)
-    if features["id_column"] is not None and predictions["id"].duplicated().any():
+    if spec.id_column is not None and predictions["id"].duplicated().any():
         duplicated = predictions.loc[predictions["id"].duplicated(), "id"].head(3).tolist()
         raise BatchSchemaError(f"the batch repeats id value(s) {duplicated}")
     logger.info(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
+from ...core.features import Features, feature_spec
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline as SklearnPipeline
@@ -20,7 +20,7 @@ else:
 logger = logging.getLogger(__name__)
 
 
-def build_model(features: dict[str, Any], hyperparameters: dict[str, Any]) -> SklearnPipeline:
+def build_model(features: Features, hyperparameters: dict[str, Any]) -> SklearnPipeline:
     """Return an unfitted pipeline: ordinal-encode categoricals, then gradient boosting.
 
     Unknown and missing categories become NaN, which HistGradientBoosting routes as missing, so
@@ -32,13 +32,14 @@ def build_model(features: dict[str, Any], hyperparameters: dict[str, Any]) -> Sk
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
+    spec = feature_spec(features)
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
     )
     preprocess = ColumnTransformer(
         [
-            ("categorical", encoder, list(features["categorical"])),
-            ("numeric", "passthrough", list(features["numeric"])),
+            ("categorical", encoder, list(spec.categorical)),
+            ("numeric", "passthrough", list(spec.numeric)),
         ],
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
@@ -47,12 +48,13 @@ def build_model(features: dict[str, Any], hyperparameters: dict[str, Any]) -> Sk
 
 
 def train_model(
-    train_set: pd.DataFrame, features: dict[str, Any], params: dict[str, Any]
+    train_set: pd.DataFrame, features: Features, params: dict[str, Any]
 ) -> SklearnPipeline:
     """Return the model fitted on the training set's feature columns and target."""
-    columns = model_columns(features)
-    model = build_model(features, params["hyperparameters"])
-    model.fit(train_set[columns], train_set[features["target"]])
+    spec = feature_spec(features)
+    columns = list(spec.model_columns)
+    model = build_model(spec, params["hyperparameters"])
+    model.fit(train_set[columns], train_set[spec.target])
     classifier = model.named_steps["classifier"]
     logger.info(
         "trained %s on %d rows, %d features, %d iterations",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.serialise import json_ready
+from .serialise import json_ready
 
 logger = logging.getLogger(__name__)
 
