@@ -92,8 +92,10 @@ class MonitoringAlertHook:
         from ..pipelines.monitoring.alerting.channels import deliver
         from ..pipelines.monitoring.alerting.settings import AlertingSettings
         from ..pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
+        from ..pipelines.monitoring.results import MonitoringReport, MonitoringVerdict
 
-        report = inputs["monitoring_report"]
+        report = MonitoringReport.from_dict(inputs["monitoring_report"])
+        decided = MonitoringVerdict.from_dict(outputs[VERDICT_OUTPUT])
         settings = AlertingSettings.from_params(inputs["params:monitoring.alerting"])
         verdict = Verdict(
             report=report,
@@ -105,7 +107,7 @@ class MonitoringAlertHook:
         )
         results = deliver(verdict, settings, self._credentials())
         # The node decided the status; the hook only applies it, after the other hooks.
-        self._status = int(outputs[VERDICT_OUTPUT]["exit_status"])
+        self._status = decided.exit_status
         self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
 
     @hook_impl(trylast=True)
