@@ -39,7 +39,7 @@ import numpy as np, pandas as pd, yaml
 from {PACKAGE}.core.features import prepare_features
 from {PACKAGE}.core.parameters import DataDriftSettings, DataValidationSettings, section
 from {PACKAGE}.pipelines.monitoring.expectations import derive_expectation_suite, validate_batch
-from {PACKAGE}.pipelines.monitoring.feature_drift import detect_feature_drift
+from {PACKAGE}.pipelines.monitoring.data_drift import compute_data_drift
 features = yaml.safe_load(open("conf/base/parameters.yml"))["features"]
 monitoring = yaml.safe_load(open("conf/base/parameters_monitoring.yml"))["monitoring"]
 reference = prepare_features(pd.read_csv("data/01_raw/customers.csv"), features)
@@ -48,7 +48,7 @@ NUMERIC, CATEGORICAL = features["numeric"], features["categorical"]
 def drift_result(ref, cur, **overrides):
     raw = {{**monitoring["drift"], **overrides}}
     settings = section(DataDriftSettings, raw, "monitoring.drift")
-    return detect_feature_drift(ref, cur, NUMERIC, CATEGORICAL, settings)
+    return compute_data_drift(ref, cur, NUMERIC, CATEGORICAL, settings)
 def drift(ref, cur, **overrides):
     return drift_result(ref, cur, **overrides).to_dict()
 def emit(value):

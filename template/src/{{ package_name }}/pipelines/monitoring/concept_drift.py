@@ -136,7 +136,7 @@ def compare_attributions(
     }
 
 
-def detect_concept_drift(
+def compute_concept_drift(
     model: Any,
     reference: pd.DataFrame,
     current: pd.DataFrame,

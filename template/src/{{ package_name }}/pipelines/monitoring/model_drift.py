@@ -85,7 +85,7 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def detect_model_drift(
+def compute_model_drift(
     model: Any,
     current: pd.DataFrame,
     baseline: Mapping[str, Any],

@@ -1,6 +1,6 @@
 """Nodes of the monitoring pipeline: thin wrappers that read parameters and call the modules.
 
-expectations (GX suite and validation), feature_drift (data drift), model_drift, concept_drift,
+expectations (GX suite and validation), data_drift, prediction_drift, model_drift, concept_drift,
 drift_report (JSON and HTML report) and alerting (notifiers, JSON lines) do the work.
 """
 
@@ -26,10 +26,10 @@ from ...core.parameters import (
 from ...core.serialise import json_ready
 from . import alerting, concept_drift, model_drift
 from .alerting.verdict import exit_code
+from .data_drift import compute_data_drift
 from .drift_report import build_monitoring_report, render_html_report
 from .expectations import derive_expectation_suite, validate_batch
-from .feature_drift import detect_feature_drift
-from .prediction_drift import detect_prediction_drift
+from .prediction_drift import compute_prediction_drift
 from .results import (
     ConceptDrift,
     DataDrift,
@@ -83,7 +83,7 @@ def detect_data_drift(
     validation: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-feature and batch-level data drift of the current batch against train_set."""
-    result = detect_feature_drift(
+    result = compute_data_drift(
         train_set,
         current_set,
         numeric=list(features["numeric"] or []),
@@ -112,7 +112,7 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     from ...scoring import predict_scores
 
     model = monitored_model.model
-    result = model_drift.detect_model_drift(
+    result = model_drift.compute_model_drift(
         model,
         current_set,
         evaluation_metrics,
@@ -120,7 +120,7 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
         section(ModelDriftSettings, model_drift_settings, "monitoring.model_drift"),
     )
     columns = model_columns(features)
-    drift = detect_prediction_drift(
+    drift = compute_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),
         section(PredictionDriftSettings, prediction_drift_settings, "monitoring.prediction_drift"),
@@ -140,7 +140,7 @@ def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by positio
     concept_drift_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the concept drift checks: performance against input drift, attribution drift."""
-    result = concept_drift.detect_concept_drift(
+    result = concept_drift.compute_concept_drift(
         monitored_model.model,
         train_set,
         current_set,

@@ -49,7 +49,7 @@ def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.max(np.abs(gap)))
 
 
-def detect_prediction_drift(
+def compute_prediction_drift(
     reference_scores: np.ndarray,
     current_scores: np.ndarray,
     settings: PredictionDriftSettings | Mapping[str, Any],

@@ -213,7 +213,7 @@ def _decide(row: dict[str, Any], t: DataDriftSettings) -> None:
     )
 
 
-def detect_feature_drift(
+def compute_data_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     numeric: list[str],
