@@ -38,8 +38,8 @@ import json, sys
 import numpy as np, pandas as pd, yaml
 from {PACKAGE}.core.features import prepare_features
 from {PACKAGE}.core.parameters import DataDriftSettings, DataValidationSettings, section
-from {PACKAGE}.pipelines.monitoring.expectations import derive_expectation_suite, validate_batch
-from {PACKAGE}.pipelines.monitoring.data_drift import compute_data_drift
+from {PACKAGE}.core.monitoring.expectations import derive_expectation_suite, validate_batch
+from {PACKAGE}.core.monitoring.data_drift import compute_data_drift
 features = yaml.safe_load(open("conf/base/parameters.yml"))["features"]
 monitoring = yaml.safe_load(open("conf/base/parameters_monitoring.yml"))["monitoring"]
 reference = prepare_features(pd.read_csv("data/01_raw/customers.csv"), features)
@@ -266,10 +266,10 @@ def test_cloudwatch_notifier_sends_the_metrics_and_the_sns_alert(sample_project,
     script = f"""
     import boto3
     from datetime import datetime, timezone
-    from {PACKAGE}.pipelines.monitoring.alerting import (
+    from {PACKAGE}.monitoring.alerting import (
         CloudWatchNotifier, MonitoringAlert, metric_records)
-    from {PACKAGE}.pipelines.monitoring.drift_report import build_monitoring_report
-    from {PACKAGE}.pipelines.monitoring.results import ConceptDrift, ModelDrift, ValidationResult
+    from {PACKAGE}.core.monitoring.drift_report import build_monitoring_report
+    from {PACKAGE}.core.monitoring.results import ConceptDrift, ModelDrift, ValidationResult
     endpoint = {moto_endpoint!r}
     args = dict(region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="testing",
                 aws_secret_access_key="testing")

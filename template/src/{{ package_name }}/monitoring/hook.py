@@ -64,7 +64,7 @@ class MonitoringAlertHook:
         features = inputs.get("params:features")
         if features is None:
             return
-        from ..pipelines.monitoring.model_source import MonitoredModel
+        from .model_source import MonitoredModel
 
         judged = [value for value in inputs.values() if isinstance(value, MonitoredModel)]
         if not judged:
@@ -89,10 +89,10 @@ class MonitoringAlertHook:
         """Send the verdict when the node that decides it has run."""
         if VERDICT_OUTPUT not in outputs:
             return
-        from ..pipelines.monitoring.alerting.channels import deliver
-        from ..pipelines.monitoring.alerting.settings import AlertingSettings
-        from ..pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
-        from ..pipelines.monitoring.results import MonitoringReport, MonitoringVerdict
+        from ..core.monitoring.results import MonitoringReport, MonitoringVerdict
+        from .alerting.channels import deliver
+        from .alerting.settings import AlertingSettings
+        from .alerting.verdict import Verdict, verdict_summary
 
         report = MonitoringReport.from_dict(inputs["monitoring_report"])
         decided = MonitoringVerdict.from_dict(outputs[VERDICT_OUTPUT])

@@ -1,7 +1,8 @@
 """Nodes of the monitoring pipeline: thin wrappers that read parameters and call the modules.
 
-expectations (GX suite and validation), data_drift, prediction_drift, model_drift, concept_drift,
-drift_report (JSON and HTML report) and alerting (notifiers, JSON lines) do the work.
+core/monitoring/ does the work (expectations: GX suite and validation; data_drift,
+prediction_drift, model_drift, concept_drift; drift_report: JSON and HTML report; results: the
+typed results), and monitoring/alerting/ turns the report into metric records (JSON lines).
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ from typing import Any
 import pandas as pd
 
 from ...core.features import model_columns
+from ...core.monitoring import concept_drift, model_drift
+from ...core.monitoring.data_drift import compute_data_drift
+from ...core.monitoring.drift_report import build_monitoring_report, render_html_report
+from ...core.monitoring.expectations import derive_expectation_suite, validate_batch
+from ...core.monitoring.prediction_drift import compute_prediction_drift
+from ...core.monitoring.results import (
+    ConceptDrift,
+    DataDrift,
+    ModelDrift,
+    MonitoringReport,
+    MonitoringVerdict,
+    ValidationResult,
+)
 from ...core.parameters import (
     AlertingSettings,
     ConceptDriftSettings,
@@ -24,20 +38,8 @@ from ...core.parameters import (
     section,
 )
 from ...core.serialise import json_ready
-from . import alerting, concept_drift, model_drift
-from .alerting.verdict import exit_code
-from .data_drift import compute_data_drift
-from .drift_report import build_monitoring_report, render_html_report
-from .expectations import derive_expectation_suite, validate_batch
-from .prediction_drift import compute_prediction_drift
-from .results import (
-    ConceptDrift,
-    DataDrift,
-    ModelDrift,
-    MonitoringReport,
-    MonitoringVerdict,
-    ValidationResult,
-)
+from ...monitoring import alerting
+from ...monitoring.alerting.verdict import exit_code
 
 logger = logging.getLogger(__name__)
 

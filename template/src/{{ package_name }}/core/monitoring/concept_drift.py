@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
-from ...core.parameters import AttributionDriftSettings, ConceptDriftSettings, section
+from ..features import model_columns
+from ..parameters import AttributionDriftSettings, ConceptDriftSettings, section
 from .results import ConceptDrift, DataDrift, ModelDrift
 from .severity import issue, worst_level
 
@@ -226,7 +226,7 @@ def _attribution_checks(
     findings: list[dict],
 ) -> dict[str, Any]:
     if importance_fn is None:
-        from ...core.attribution import mean_abs_shap as importance_fn
+        from ..attribution import mean_abs_shap as importance_fn
     columns = model_columns(features)
     size, seed = settings.sample_size, settings.random_state
     checks: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..severity import level_rank
+from ...core.monitoring.severity import level_rank
 from .delivery import ChannelError, ChannelResult, DeliveryFailed, is_retryable_status, with_retries
 from .settings import DatadogSettings, RetrySettings
 from .verdict import Verdict, tag_value

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.parameters import DataDriftSettings
+from ..parameters import DataDriftSettings
 from .drift_statistics import adjust_p_values, compare_categorical, compare_numeric
 from .results import DataDrift
 from .severity import issue, worst_level

@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..results import DataDrift, ModelDrift, Section, ValidationResult
-from ..severity import at_least
+from ...core.monitoring.results import DataDrift, ModelDrift, Section, ValidationResult
+from ...core.monitoring.severity import at_least
 from .delivery import ChannelResult, DeliveryFailed, post_json, with_retries
 from .settings import PagerDutySettings, RetrySettings
 from .verdict import Verdict

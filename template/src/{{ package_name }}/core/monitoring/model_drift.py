@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
-from ...core.metrics import classification_metrics
-from ...core.parameters import MetricTolerance, ModelDriftSettings, section
+from ..features import model_columns
+from ..metrics import classification_metrics
+from ..parameters import MetricTolerance, ModelDriftSettings, section
 from .results import ModelDrift, PredictionDrift
 from .severity import issue, worst_level
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.parameters import PredictionDriftSettings, section
+from ..parameters import PredictionDriftSettings, section
 from .results import PredictionDrift, metric_row
 from .severity import worst_level
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from ...core.serialise import json_ready
+from ..serialise import json_ready
 
 Record = dict[str, Any]
 R = TypeVar("R", bound="_Result")

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..results import MonitoringReport, Section
-from ..severity import at_least
+from ...core.monitoring.results import MonitoringReport, Section
+from ...core.monitoring.severity import at_least
 from .delivery import ChannelResult
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_.:/-]+")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..results import MonitoringReport
-from ..severity import at_least, level_rank
+from ...core.monitoring.results import MonitoringReport
+from ...core.monitoring.severity import at_least, level_rank
 
 logger = logging.getLogger(__name__)
 

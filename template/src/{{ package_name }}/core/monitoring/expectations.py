@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from ...core.parameters import DataValidationSettings
-from ...core.serialise import json_ready
+from ..parameters import DataValidationSettings
+from ..serialise import json_ready
 from .results import ValidationResult
 from .severity import worst_level
 
