@@ -7,13 +7,14 @@ Data: a synthetic reference and current batch of the same size, 40 numeric colum
 log-normal, uniform and integer-valued, some with missing values) and 10 categorical columns (4 to
 20 categories), with drift planted in 12 columns, from obvious to negligible (`PLANTED_DRIFT`).
 
-Timed: `detect_feature_drift` (every statistic, the correction and the verdicts) and then the JSON
+Timed: `compute_data_drift` (every statistic, the correction and the verdicts) and then the JSON
 report plus the self-contained HTML page; the median of 3 runs at 1,000,000 rows and of 5 at
 100,000, wall time (perf_counter) and CPU time (process_time, all threads). Peak memory:
 tracemalloc's peak during one more, untimed pass of the statistics, and the process's peak
 resident set size. The machine may be shared, so every block prints the load average: wall times
-stretch with it, CPU times much less. `--monitoring-dir` times another copy of the package (for
-example the previous commit's, to compare before and after on the same machine and load).
+stretch with it, CPU times much less. `--package-dir` times another copy of the package (for
+example the previous commit's, to compare before and after on the same machine and load); the
+thresholds are the template's `monitoring.drift` (conf/base/parameters_monitoring.yml).
 
 Sorting is most of the work. On AMD Zen 4, numpy's AVX-512 sort is several times slower than its
 AVX2 one (the AVX-512 compress-store it relies on is microcoded there); the script says so and
@@ -50,7 +51,8 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-MONITORING = REPO / "template" / "src" / "{{ package_name }}" / "pipelines" / "monitoring"
+PACKAGE_DIR = REPO / "template" / "src" / "{{ package_name }}"
+PARAMETERS = REPO / "template" / "conf" / "base" / "parameters_monitoring.yml"
 N_NUMERIC, N_CATEGORICAL = 40, 10
 
 # column -> what changes in the current batch (the rest of the 50 columns are left alone).
@@ -70,18 +72,61 @@ PLANTED_DRIFT = {
 }
 
 
-def load_monitoring_package(folder: Path = MONITORING):
-    """Import the monitoring modules straight from a package folder (the template's by default).
+class Monitoring(types.SimpleNamespace):
+    """The package's data drift, report and results modules, and its drift settings model."""
 
-    The folder becomes a bare package whose __init__ is not run: that one imports the Kedro
-    pipeline, which needs the rest of the rendered project.
+
+def load_monitoring_package(folder: Path = PACKAGE_DIR) -> Monitoring:
+    """Import the monitoring checks (core/monitoring/) straight from a package folder.
+
+    The folder (the template's package by default) becomes a bare package whose __init__ is not
+    run: that one imports Kedro's settings, which need the rest of the rendered project.
     """
-    package = types.ModuleType("bench_monitoring")
+    package = types.ModuleType("bench_package")
     package.__path__ = [str(folder)]
-    sys.modules["bench_monitoring"] = package
-    feature_drift = importlib.import_module("bench_monitoring.feature_drift")
-    drift_report = importlib.import_module("bench_monitoring.drift_report")
-    return feature_drift, drift_report
+    sys.modules["bench_package"] = package
+    return Monitoring(
+        data_drift=importlib.import_module("bench_package.core.monitoring.data_drift"),
+        drift_report=importlib.import_module("bench_package.core.monitoring.drift_report"),
+        results=importlib.import_module("bench_package.core.monitoring.results"),
+        parameters=importlib.import_module("bench_package.core.parameters"),
+    )
+
+
+def drift_settings(monitoring: Monitoring, n_jobs: int = 1):
+    """Return the template's `monitoring.drift` settings with `n_jobs` threads."""
+    import yaml
+
+    raw = yaml.safe_load(PARAMETERS.read_text())["monitoring"]["drift"]
+    return monitoring.parameters.DataDriftSettings(**{**raw, "n_jobs": n_jobs})
+
+
+def quiet_sections(monitoring: Monitoring, rows: int) -> tuple:
+    """Return the validation, model drift and concept drift sections of a report with no finding."""
+    results, quiet = monitoring.results, {"level": "ok", "summary": "not run", "issues": []}
+    validation = results.ValidationResult(
+        level="ok",
+        summary="not run",
+        skipped=[],
+        success=True,
+        suite_name="benchmark",
+        evaluated_expectations=0,
+        failed_expectations=0,
+        failed_columns=[],
+        failures=[],
+        n_rows=rows,
+    )
+    model = results.ModelDrift(
+        status="skipped",
+        metrics=[],
+        current_metrics={},
+        baseline_metrics={},
+        n_labelled=None,
+        prediction_drift=None,
+        model=None,
+        **quiet,
+    )
+    return validation, model, results.ConceptDrift(checks={}, **quiet)
 
 
 def make_batches(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -136,29 +181,28 @@ def columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return numeric, [c for c in frame.columns if c.startswith("cat_")]
 
 
-def time_ours(reference, current, feature_drift, drift_report, n_jobs: int) -> dict:
+def time_ours(reference, current, monitoring: Monitoring, n_jobs: int) -> dict:
     numeric, categorical = columns(reference)
-    thresholds = feature_drift.DriftThresholds(n_jobs=n_jobs)
+    settings = drift_settings(monitoring, n_jobs)
+    validation, model, concept = quiet_sections(monitoring, len(current))
     started = time.perf_counter()
     cpu_started = time.process_time()
-    result = feature_drift.detect_feature_drift(
-        reference, current, numeric, categorical, thresholds
+    result = monitoring.data_drift.compute_data_drift(
+        reference, current, numeric, categorical, settings
     )
     stats_seconds = time.perf_counter() - started
     stats_cpu = time.process_time() - cpu_started
-    report = drift_report.build_monitoring_report(
-        {"level": "ok"}, result, {"level": "ok"}, {"level": "ok"}
-    )
-    json.dumps(report)
-    page = drift_report.render_html_report(report)
+    report = monitoring.drift_report.build_monitoring_report(validation, result, model, concept)
+    json.dumps(report.to_dict())
+    page = monitoring.drift_report.render_html_report(report)
     return {
         "stats_seconds": stats_seconds,
         "stats_cpu_seconds": stats_cpu,
         "total_seconds": time.perf_counter() - started,
         "total_cpu_seconds": time.process_time() - cpu_started,
         "html_kib": len(page.encode()) / 1024,
-        "drifted": sorted(result["drifted_features"]),
-        "result": result,
+        "drifted": sorted(result.drifted_features),
+        "result": result.to_dict(),
     }
 
 
@@ -197,11 +241,12 @@ def load_average() -> str:
     return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
 
-def peak_memory_of_stats(reference, current, feature_drift) -> float:
+def peak_memory_of_stats(reference, current, monitoring: Monitoring) -> float:
     """Return tracemalloc's peak (MiB) while the statistics run once more."""
     numeric, categorical = columns(reference)
+    settings = drift_settings(monitoring)
     tracemalloc.start()
-    feature_drift.detect_feature_drift(reference, current, numeric, categorical, {})
+    monitoring.data_drift.compute_data_drift(reference, current, numeric, categorical, settings)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 2**20
@@ -281,7 +326,7 @@ def main() -> None:
     parser.add_argument("--evidently-runs", type=int, default=1)
     parser.add_argument("--evidently-python", default="/tmp/evidently-venv/bin/python")
     parser.add_argument("--skip-evidently", action="store_true")
-    parser.add_argument("--monitoring-dir", type=Path, default=MONITORING)
+    parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
     parser.add_argument(
         "--n-jobs",
         type=int,
@@ -294,11 +339,13 @@ def main() -> None:
     print(
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, pandas {pd.__version__}; "
-        f"package {args.monitoring_dir}\n{sort_note()}"
+        f"package {args.package_dir}\n{sort_note()}"
     )
-    feature_drift, drift_report = load_monitoring_package(args.monitoring_dir)
+    monitoring = load_monitoring_package(args.package_dir)
     warm_reference, warm_current = make_batches(1000, seed=2)  # imports scipy, fills caches
-    feature_drift.detect_feature_drift(warm_reference, warm_current, *columns(warm_reference))
+    monitoring.data_drift.compute_data_drift(
+        warm_reference, warm_current, *columns(warm_reference), drift_settings(monitoring)
+    )
 
     started = time.perf_counter()
     reference, current = make_batches(args.rows)
@@ -309,10 +356,7 @@ def main() -> None:
     )
     for n_jobs in args.n_jobs:
         print(f"n_jobs={n_jobs}, {args.runs} runs, before: {load_average()}")
-        runs = [
-            time_ours(reference, current, feature_drift, drift_report, n_jobs)
-            for _ in range(args.runs)
-        ]
+        runs = [time_ours(reference, current, monitoring, n_jobs) for _ in range(args.runs)]
         ours = median_of(runs)
         print(
             f"  statistics: median wall {ours['stats_seconds']:.2f} s, CPU "
@@ -328,7 +372,7 @@ def main() -> None:
     print(f"drifted ({len(ours['drifted'])}): {', '.join(ours['drifted'])}")
     print(f"planted: {', '.join(f'{c} ({d})' for c, d in PLANTED_DRIFT.items())}")
     print(
-        f"peak memory: statistics {peak_memory_of_stats(reference, current, feature_drift):.0f} "
+        f"peak memory: statistics {peak_memory_of_stats(reference, current, monitoring):.0f} "
         f"MiB (tracemalloc); process peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
         f"(includes both {args.rows:,}-row batches)"
@@ -342,10 +386,7 @@ def main() -> None:
     timings = {}
     for n_jobs in args.n_jobs:
         load_before = load_average()
-        runs = [
-            time_ours(reference, current, feature_drift, drift_report, n_jobs)
-            for _ in range(args.runs_small)
-        ]
+        runs = [time_ours(reference, current, monitoring, n_jobs) for _ in range(args.runs_small)]
         timings[n_jobs] = ours = median_of(runs)
         print(
             f"ours (n_jobs={n_jobs}, median of {args.runs_small}): statistics wall "

@@ -37,16 +37,20 @@ PRELUDE = f"""
 import json, sys
 import numpy as np, pandas as pd, yaml
 from {PACKAGE}.core.features import prepare_features
-from {PACKAGE}.pipelines.monitoring.expectations import derive_expectation_suite, validate_batch
-from {PACKAGE}.pipelines.monitoring.feature_drift import detect_feature_drift
+from {PACKAGE}.core.parameters import DataDriftSettings, DataValidationSettings, section
+from {PACKAGE}.core.monitoring.expectations import derive_expectation_suite, validate_batch
+from {PACKAGE}.core.monitoring.data_drift import compute_data_drift
 features = yaml.safe_load(open("conf/base/parameters.yml"))["features"]
 monitoring = yaml.safe_load(open("conf/base/parameters_monitoring.yml"))["monitoring"]
 reference = prepare_features(pd.read_csv("data/01_raw/customers.csv"), features)
 current = prepare_features(pd.read_csv("data/01_raw/customers_current.csv"), features)
 NUMERIC, CATEGORICAL = features["numeric"], features["categorical"]
+def drift_result(ref, cur, **overrides):
+    raw = {{**monitoring["drift"], **overrides}}
+    settings = section(DataDriftSettings, raw, "monitoring.drift")
+    return compute_data_drift(ref, cur, NUMERIC, CATEGORICAL, settings)
 def drift(ref, cur, **overrides):
-    return detect_feature_drift(ref, cur, NUMERIC, CATEGORICAL,
-                                {{**monitoring["drift"], **overrides}})
+    return drift_result(ref, cur, **overrides).to_dict()
 def emit(value):
     print("RESULT=" + json.dumps(value, default=str))
 """
@@ -210,7 +214,8 @@ def bad_input_results(sample_project):
         f"    {name!r}: lambda: ({expression})," for name, (expression, _, _) in BAD_INPUTS.items()
     )
     script = f"""
-    suite = derive_expectation_suite(reference, NUMERIC, CATEGORICAL, monitoring["validation"],
+    suite = derive_expectation_suite(reference, NUMERIC, CATEGORICAL,
+                                     DataValidationSettings(**monitoring["validation"]),
                                      unique_columns=[features["id_column"]])
     cases = {{
     {cases}
@@ -218,7 +223,7 @@ def bad_input_results(sample_project):
     out = {{}}
     for name, make in cases.items():
         batch = make()
-        validation = validate_batch(batch, suite)
+        validation = validate_batch(batch, suite).to_dict()
         result = drift(reference, batch)
         out[name] = ([f["message"] for f in validation["failures"]],
                      [i["message"] for i in result["issues"]], result["level"],
@@ -261,9 +266,10 @@ def test_cloudwatch_notifier_sends_the_metrics_and_the_sns_alert(sample_project,
     script = f"""
     import boto3
     from datetime import datetime, timezone
-    from {PACKAGE}.pipelines.monitoring.alerting import (
+    from {PACKAGE}.monitoring.alerting import (
         CloudWatchNotifier, MonitoringAlert, metric_records)
-    from {PACKAGE}.pipelines.monitoring.drift_report import build_monitoring_report
+    from {PACKAGE}.core.monitoring.drift_report import build_monitoring_report
+    from {PACKAGE}.core.monitoring.results import ConceptDrift, ModelDrift, ValidationResult
     endpoint = {moto_endpoint!r}
     args = dict(region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="testing",
                 aws_secret_access_key="testing")
@@ -274,12 +280,19 @@ def test_cloudwatch_notifier_sends_the_metrics_and_the_sns_alert(sample_project,
         "Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-    data_drift = drift(reference, current)
+    quiet = dict(level="ok", summary="fine")
     report = build_monitoring_report(
-        {{"level": "ok"}}, data_drift, {{"level": "ok"}}, {{"level": "ok"}})
+        ValidationResult(skipped=[], success=True, suite_name="train_set",
+                         evaluated_expectations=0, failed_expectations=0, failed_columns=[],
+                         failures=[], n_rows=len(current), **quiet),
+        drift_result(reference, current),
+        ModelDrift(status="skipped", metrics=[], issues=[], current_metrics={{}},
+                   baseline_metrics={{}}, n_labelled=None, prediction_drift=None, model=None,
+                   **quiet),
+        ConceptDrift(checks={{}}, issues=[], **quiet))
     records = metric_records(report)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    alert = MonitoringAlert(report["level"], report["headline"], report["reasons"], records, now)
+    alert = MonitoringAlert(report.level, report.headline, report.reasons, records, now)
     notifier = CloudWatchNotifier(
         "ChurnMonitoring", dimensions={{"Model": "churn"}}, sns_topic_arn=topic,
         cloudwatch_client=boto3.client("cloudwatch", **args), sns_client=sns)
@@ -304,7 +317,7 @@ def test_cloudwatch_notifier_sends_the_metrics_and_the_sns_alert(sample_project,
         "psi_age": psi_age,
         "psi_values": data["MetricDataResults"][0]["Values"],
         "sns": json.loads(messages[0]["Body"]),
-        "share": report["sections"]["data_drift"]["drift_share"],
+        "share": report.data_drift.drift_share,
     }})
     """
     result = python_in(sample_project, script)

@@ -55,15 +55,15 @@ def apply(dry_run: bool, env: str | None) -> None:
     Needs DD_API_KEY and DD_APP_KEY (or `datadog:` api_key / app_key in credentials.yml); a dry
     run without them prints every monitor as "create" without asking Datadog.
     """
-    from ..pipelines.monitoring.alerting.datadog import DatadogKeys
-    from ..pipelines.monitoring.alerting.delivery import DeliveryFailed, redact
-    from ..pipelines.monitoring.alerting.monitors import (
+    from .alerting.datadog import DatadogKeys
+    from .alerting.delivery import DeliveryFailed, redact
+    from .alerting.monitors import (
         apply_plan,
         existing_monitors,
         plan_monitors,
         render_monitors,
     )
-    from ..pipelines.monitoring.alerting.settings import AlertingSettings
+    from .alerting.settings import AlertingSettings
 
     package, params, conf, credentials = _project_conf(Path.cwd(), env)
     try:

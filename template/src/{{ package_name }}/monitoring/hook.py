@@ -64,7 +64,7 @@ class MonitoringAlertHook:
         features = inputs.get("params:features")
         if features is None:
             return
-        from ..pipelines.monitoring.model_source import MonitoredModel
+        from .model_source import MonitoredModel
 
         judged = [value for value in inputs.values() if isinstance(value, MonitoredModel)]
         if not judged:
@@ -89,11 +89,13 @@ class MonitoringAlertHook:
         """Send the verdict when the node that decides it has run."""
         if VERDICT_OUTPUT not in outputs:
             return
-        from ..pipelines.monitoring.alerting.channels import deliver
-        from ..pipelines.monitoring.alerting.settings import AlertingSettings
-        from ..pipelines.monitoring.alerting.verdict import Verdict, verdict_summary
+        from ..core.monitoring.results import MonitoringReport, MonitoringVerdict
+        from .alerting.channels import deliver
+        from .alerting.settings import AlertingSettings
+        from .alerting.verdict import Verdict, verdict_summary
 
-        report = inputs["monitoring_report"]
+        report = MonitoringReport.from_dict(inputs["monitoring_report"])
+        decided = MonitoringVerdict.from_dict(outputs[VERDICT_OUTPUT])
         settings = AlertingSettings.from_params(inputs["params:monitoring.alerting"])
         verdict = Verdict(
             report=report,
@@ -105,7 +107,7 @@ class MonitoringAlertHook:
         )
         results = deliver(verdict, settings, self._credentials())
         # The node decided the status; the hook only applies it, after the other hooks.
-        self._status = int(outputs[VERDICT_OUTPUT]["exit_status"])
+        self._status = decided.exit_status
         self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
 
     @hook_impl(trylast=True)

@@ -1,7 +1,8 @@
 """Nodes of the monitoring pipeline: thin wrappers that read parameters and call the modules.
 
-expectations (GX suite and validation), feature_drift (data drift), model_drift, concept_drift,
-drift_report (JSON and HTML report) and alerting (notifiers, JSON lines) do the work.
+core/monitoring/ does the work (expectations: GX suite and validation; data_drift,
+prediction_drift, model_drift, concept_drift; drift_report: JSON and HTML report; results: the
+typed results), and monitoring/alerting/ turns the report into metric records (JSON lines).
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ from typing import Any
 import pandas as pd
 
 from ...core.features import model_columns
+from ...core.monitoring import concept_drift, model_drift
+from ...core.monitoring.data_drift import compute_data_drift
+from ...core.monitoring.drift_report import build_monitoring_report, render_html_report
+from ...core.monitoring.expectations import derive_expectation_suite, validate_batch
+from ...core.monitoring.prediction_drift import compute_prediction_drift
+from ...core.monitoring.results import (
+    ConceptDrift,
+    DataDrift,
+    ModelDrift,
+    MonitoringReport,
+    MonitoringVerdict,
+    ValidationResult,
+)
 from ...core.parameters import (
     AlertingSettings,
     ConceptDriftSettings,
@@ -24,12 +38,8 @@ from ...core.parameters import (
     section,
 )
 from ...core.serialise import json_ready
-from . import alerting, concept_drift, model_drift
-from .alerting.verdict import exit_code
-from .drift_report import build_monitoring_report, render_html_report
-from .expectations import ValidationSettings, derive_expectation_suite, validate_batch
-from .feature_drift import DriftThresholds, detect_feature_drift
-from .prediction_drift import detect_prediction_drift
+from ...monitoring import alerting
+from ...monitoring.alerting.verdict import exit_code
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +56,8 @@ def derive_reference_expectations(
         train_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        settings=ValidationSettings.from_params(_validation(validation).model_dump()),
-        unique_columns=[features["id_column"]] if features.get("id_column") else [],
+        settings=_validation(validation),
+        unique_columns=[features["id_column"]] if features["id_column"] else [],
         # Labels are optional in a batch: present, they are checked; absent, the batch is valid.
         optional_columns=[features["target"]],
         name="train_set",
@@ -61,10 +71,10 @@ def derive_reference_expectations(
 def validate_current_batch(current_set: pd.DataFrame, suite: dict[str, Any]) -> dict[str, Any]:
     """Return the validation of the current batch against the reference suite."""
     result = validate_batch(current_set, suite)
-    for failure in result["failures"]:
+    for failure in result.failures:
         log = logger.error if failure["level"] == "fail" else logger.warning
         log("Validation: %s [%s]", failure["message"], failure["expectation"])
-    return json_ready(result)
+    return result.to_dict()
 
 
 def detect_data_drift(
@@ -75,17 +85,16 @@ def detect_data_drift(
     validation: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-feature and batch-level data drift of the current batch against train_set."""
-    settings = section(DataDriftSettings, drift, "monitoring.drift")
-    result = detect_feature_drift(
+    result = compute_data_drift(
         train_set,
         current_set,
         numeric=list(features["numeric"] or []),
         categorical=list(features["categorical"] or []),
-        thresholds=DriftThresholds.from_params(settings.model_dump()),
+        settings=section(DataDriftSettings, drift, "monitoring.drift"),
         min_rows=_validation(validation).min_rows,
     )
-    logger.info("Data drift %s: %s", result["level"].upper(), result["summary"])
-    return json_ready(result)
+    logger.info("Data drift %s: %s", result.level.upper(), result.summary)
+    return result.to_dict()
 
 
 def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
@@ -105,19 +114,22 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     from ...scoring import predict_scores
 
     model = monitored_model.model
-    tolerances = section(ModelDriftSettings, model_drift_settings, "monitoring.model_drift")
-    result = model_drift.detect_model_drift(
-        model, current_set, evaluation_metrics, features, tolerances.model_dump()
+    result = model_drift.compute_model_drift(
+        model,
+        current_set,
+        evaluation_metrics,
+        features,
+        section(ModelDriftSettings, model_drift_settings, "monitoring.model_drift"),
     )
     columns = model_columns(features)
-    drift = detect_prediction_drift(
+    drift = compute_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),
         section(PredictionDriftSettings, prediction_drift_settings, "monitoring.prediction_drift"),
     )
     result = model_drift.with_prediction_drift(result, drift, monitored_model.to_dict())
-    logger.info("Model drift %s: %s", result["level"].upper(), result.get("summary", ""))
-    return json_ready(result)
+    logger.info("Model drift %s: %s", result.level.upper(), result.summary)
+    return result.to_dict()
 
 
 def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
@@ -130,19 +142,17 @@ def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by positio
     concept_drift_settings: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the concept drift checks: performance against input drift, attribution drift."""
-    result = concept_drift.detect_concept_drift(
+    result = concept_drift.compute_concept_drift(
         monitored_model.model,
         train_set,
         current_set,
         features,
-        data_drift=data_drift,
-        model_drift=model_drift,
-        params=section(
-            ConceptDriftSettings, concept_drift_settings, "monitoring.concept_drift"
-        ).model_dump(),
+        data_drift=DataDrift.from_dict(data_drift),
+        model_drift=ModelDrift.from_dict(model_drift),
+        settings=section(ConceptDriftSettings, concept_drift_settings, "monitoring.concept_drift"),
     )
-    logger.info("Concept drift %s: %s", result["level"].upper(), result["summary"])
-    return json_ready(result)
+    logger.info("Concept drift %s: %s", result.level.upper(), result.summary)
+    return result.to_dict()
 
 
 def assemble_monitoring_report(
@@ -152,25 +162,31 @@ def assemble_monitoring_report(
     concept_drift: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the monitoring report (JSON): overall verdict, reasons and every section."""
-    return json_ready(build_monitoring_report(validation, data_drift, model_drift, concept_drift))
+    return build_monitoring_report(
+        ValidationResult.from_dict(validation),
+        DataDrift.from_dict(data_drift),
+        ModelDrift.from_dict(model_drift),
+        ConceptDrift.from_dict(concept_drift),
+    ).to_dict()
 
 
 def render_monitoring_report(monitoring_report: dict[str, Any]) -> str:
     """Return the self-contained HTML page of the monitoring report."""
-    return render_html_report(monitoring_report)
+    return render_html_report(MonitoringReport.from_dict(monitoring_report))
 
 
 def build_monitoring_metrics(
     monitoring_report: dict[str, Any], alerting_settings: dict[str, Any]
 ) -> str:
     """Return the report's metrics as JSON lines (appended to monitoring_metrics by the catalog)."""
+    report = MonitoringReport.from_dict(monitoring_report)
     settings = AlertingSettings.from_params(alerting_settings)
     if not settings.jsonl.enabled:
         return ""
     return alerting.metric_records_to_jsonl(
-        alerting.metric_records(monitoring_report),
-        alerting.parse_timestamp(monitoring_report.get("generated_at")),
-        monitoring_report["level"],
+        alerting.metric_records(report),
+        alerting.parse_timestamp(report.generated_at),
+        report.level,
         settings.cloudwatch.dimensions,
     )
 
@@ -182,7 +198,7 @@ def summarise_monitoring_metrics(monitoring_report: dict[str, Any]) -> dict[str,
     (`FeaturePSI/age`): the names the experiment tracker logs and the run prints as lines.
     """
     summary: dict[str, float] = {}
-    for record in alerting.metric_records(monitoring_report):
+    for record in alerting.metric_records(MonitoringReport.from_dict(monitoring_report)):
         name = "/".join([record.name, *(str(v) for v in record.dimensions.values())])
         if math.isfinite(float(record.value)):
             summary[name] = float(record.value)
@@ -202,9 +218,10 @@ def decide_monitoring_verdict(
     after they are written: a failing verdict never loses its report.
     """
     del monitoring_metrics, monitoring_report_html, monitoring_summary
+    level = MonitoringReport.from_dict(monitoring_report).level
     settings = AlertingSettings.from_params(alerting_settings)
-    return {
-        "level": monitoring_report["level"],
-        "exit_status": exit_code(monitoring_report["level"], settings.exit_nonzero_on),
-        "exit_nonzero_on": settings.exit_nonzero_on,
-    }
+    return MonitoringVerdict(
+        level=level,
+        exit_status=exit_code(level, settings.exit_nonzero_on),
+        exit_nonzero_on=settings.exit_nonzero_on,
+    ).to_dict()

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
+from ..features import model_columns
+from ..parameters import AttributionDriftSettings, ConceptDriftSettings, section
+from .results import ConceptDrift, DataDrift, ModelDrift
 from .severity import issue, worst_level
 
 logger = logging.getLogger(__name__)
@@ -74,11 +76,13 @@ def importance_shift(reference: Mapping[str, float], current: Mapping[str, float
 
 
 def compare_attributions(
-    reference: Mapping[str, float], current: Mapping[str, float], params: Mapping[str, Any]
+    reference: Mapping[str, float],
+    current: Mapping[str, float],
+    settings: AttributionDriftSettings,
 ) -> dict[str, Any]:
     """Return rank correlation, NDCG, importance shift, a per-feature table and the level."""
     rho = spearman_rank_correlation(reference, current)
-    gain = ndcg(reference, current, params.get("ndcg_top_k"))
+    gain = ndcg(reference, current, settings.ndcg_top_k)
     shift = importance_shift(reference, current)
     names, ref, cur = _aligned(reference, current)
     ref_rank = {n: r for r, n in enumerate(sorted(names, key=lambda n: -reference.get(n, 0.0)), 1)}
@@ -101,27 +105,27 @@ def compare_attributions(
         (
             "Spearman rank correlation",
             rho,
-            "min_rank_correlation_warn",
-            "min_rank_correlation_fail",
+            settings.min_rank_correlation_warn,
+            settings.min_rank_correlation_fail,
         ),
-        ("NDCG", gain, "min_ndcg_warn", "min_ndcg_fail"),
+        ("NDCG", gain, settings.min_ndcg_warn, settings.min_ndcg_fail),
     )
-    for label, value, warn_key, fail_key in checks:
-        if value is None or warn_key not in params:
+    for label, value, warn, fail in checks:
+        if value is None:
             continue
-        if value < params[fail_key]:
+        if value < fail:
             levels.append("fail")
-            reasons.append(f"{label} {value:.3f} < {params[fail_key]}")
-        elif value < params[warn_key]:
+            reasons.append(f"{label} {value:.3f} < {fail}")
+        elif value < warn:
             levels.append("warn")
-            reasons.append(f"{label} {value:.3f} < {params[warn_key]}")
-    if shift is not None and "max_importance_shift_warn" in params:
-        if shift > params["max_importance_shift_fail"]:
+            reasons.append(f"{label} {value:.3f} < {warn}")
+    if shift is not None:
+        if shift > settings.max_importance_shift_fail:
             levels.append("fail")
-            reasons.append(f"importance shift {shift:.3f} > {params['max_importance_shift_fail']}")
-        elif shift > params["max_importance_shift_warn"]:
+            reasons.append(f"importance shift {shift:.3f} > {settings.max_importance_shift_fail}")
+        elif shift > settings.max_importance_shift_warn:
             levels.append("warn")
-            reasons.append(f"importance shift {shift:.3f} > {params['max_importance_shift_warn']}")
+            reasons.append(f"importance shift {shift:.3f} > {settings.max_importance_shift_warn}")
     return {
         "spearman": rho,
         "ndcg": gain,
@@ -132,57 +136,58 @@ def compare_attributions(
     }
 
 
-def detect_concept_drift(
+def compute_concept_drift(
     model: Any,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     features: Mapping[str, Any],
     *,
-    data_drift: Mapping[str, Any],
-    model_drift: Mapping[str, Any],
-    params: Mapping[str, Any],
+    data_drift: DataDrift,
+    model_drift: ModelDrift,
+    settings: ConceptDriftSettings,
     importance_fn: ImportanceFunction | None = None,
-) -> dict[str, Any]:
+) -> ConceptDrift:
     """Return the concept drift checks, each with its level, and the overall level."""
+    settings = section(ConceptDriftSettings, settings, "monitoring.concept_drift")
     checks: dict[str, Any] = {}
     findings: list[dict] = []
 
     # 1. Performance fell while the inputs stayed put.
-    stable_share = float(params.get("max_input_drift_share", 0.1))
-    if model_drift.get("status") != "measured":
+    stable_share = settings.max_input_drift_share
+    if model_drift.status != "measured":
         checks["performance_vs_inputs"] = {
             "level": "ok",
-            "message": "not assessed: " + str(model_drift.get("summary", "no performance data")),
+            "message": f"not assessed: {model_drift.summary}",
         }
-    elif model_drift["level"] == "ok":
+    elif model_drift.level == "ok":
         checks["performance_vs_inputs"] = {"level": "ok", "message": "performance within tolerance"}
-    elif data_drift.get("drift_share", 1.0) < stable_share:
+    elif data_drift.drift_share < stable_share:
         message = (
-            f"performance dropped ({model_drift['summary']}) while only "
-            f"{data_drift.get('drift_share', 0):.0%} of input features drifted "
+            f"performance dropped ({model_drift.summary}) while only "
+            f"{data_drift.drift_share:.0%} of input features drifted "
             f"(< {stable_share:.0%}): the relation between features and target changed"
         )
-        checks["performance_vs_inputs"] = {"level": model_drift["level"], "message": message}
-        findings.append(issue(model_drift["level"], "concept_drift", message))
+        checks["performance_vs_inputs"] = {"level": model_drift.level, "message": message}
+        findings.append(issue(model_drift.level, "concept_drift", message))
     else:
         checks["performance_vs_inputs"] = {
             "level": "ok",
             "message": (
-                f"performance dropped, but {data_drift.get('drift_share', 0):.0%} of input "
+                f"performance dropped, but {data_drift.drift_share:.0%} of input "
                 "features drifted too: input drift may explain it (see attribution drift)"
             ),
         }
 
     # 2. Attribution drift.
-    attribution = dict(params.get("attribution") or {})
-    if attribution.get("enabled", True) and len(current) and len(reference):
+    attribution = settings.attribution
+    if attribution.enabled and len(current) and len(reference):
         checks.update(
             _attribution_checks(
                 model,
                 reference,
                 current,
                 features,
-                params=attribution,
+                settings=attribution,
                 importance_fn=importance_fn,
                 findings=findings,
             )
@@ -195,18 +200,19 @@ def detect_concept_drift(
         )
         checks["attribution"] = {"level": "ok", "message": f"not assessed: {reason}"}
 
-    level = worst_level(c.get("level", "ok") for c in checks.values())
+    # Every check has a level and a message; the compared ones add their reasons.
+    level = worst_level(c["level"] for c in checks.values())
     flagged = [
-        f"{name}: {'; '.join(c.get('reasons') or [c.get('message', '')])}"
+        f"{name}: {'; '.join(c.get('reasons') or [c['message']])}"
         for name, c in checks.items()
-        if c.get("level", "ok") != "ok"
+        if c["level"] != "ok"
     ]
-    return {
-        "level": level,
-        "checks": checks,
-        "issues": findings,
-        "summary": "; ".join(flagged) if flagged else "no sign of concept drift",
-    }
+    return ConceptDrift(
+        level=level,
+        checks=checks,
+        issues=findings,
+        summary="; ".join(flagged) if flagged else "no sign of concept drift",
+    )
 
 
 def _attribution_checks(
@@ -215,27 +221,14 @@ def _attribution_checks(
     current: pd.DataFrame,
     features: Mapping[str, Any],
     *,
-    params: Mapping[str, Any],
+    settings: AttributionDriftSettings,
     importance_fn: ImportanceFunction | None,
     findings: list[dict],
 ) -> dict[str, Any]:
     if importance_fn is None:
-        from ...core.attribution import mean_abs_shap as importance_fn
+        from ..attribution import mean_abs_shap as importance_fn
     columns = model_columns(features)
-    size, seed = int(params.get("sample_size", 500)), int(params.get("random_state", 0))
-    thresholds = {
-        k: params[k]
-        for k in (
-            "min_rank_correlation_warn",
-            "min_rank_correlation_fail",
-            "min_ndcg_warn",
-            "min_ndcg_fail",
-            "max_importance_shift_warn",
-            "max_importance_shift_fail",
-        )
-        if k in params
-    }
-    thresholds["ndcg_top_k"] = params.get("ndcg_top_k")
+    size, seed = settings.sample_size, settings.random_state
     checks: dict[str, Any] = {}
     try:
         baseline = importance_fn(model, reference[columns], sample_size=size, random_state=seed)
@@ -244,7 +237,7 @@ def _attribution_checks(
         message = f"SHAP importances could not be computed: {type(error).__name__}: {error}"
         findings.append(issue("warn", "attribution_error", message))
         return {"attribution": {"level": "warn", "message": message}}
-    checks["attribution"] = compare_attributions(baseline, on_current, thresholds)
+    checks["attribution"] = compare_attributions(baseline, on_current, settings)
     checks["attribution"]["message"] = (
         "deployed model: mean |SHAP| on the reference vs the current batch"
     )
@@ -252,9 +245,9 @@ def _attribution_checks(
     labelled = (
         current.loc[current[target].notna()] if target in current.columns else current.iloc[:0]
     )
-    min_rows = int(params.get("refit_min_rows", 200))
+    min_rows = settings.refit_min_rows
     empty = [c for c in columns if c in labelled.columns and labelled[c].isna().all()]
-    if params.get("refit_on_current", True) and len(labelled) >= min_rows and empty:
+    if settings.refit_on_current and len(labelled) >= min_rows and empty:
         # A model cannot be refitted on a column without values; data validation and data drift
         # already fail the batch for it.
         checks["refit_attribution"] = {
@@ -262,11 +255,7 @@ def _attribution_checks(
             "message": f"not assessed: feature(s) {empty} have no values in the labelled "
             "current batch, so no model can be refitted on it (see data validation)",
         }
-    elif (
-        params.get("refit_on_current", True)
-        and len(labelled) >= min_rows
-        and labelled[target].nunique() > 1
-    ):
+    elif settings.refit_on_current and len(labelled) >= min_rows and labelled[target].nunique() > 1:
         try:
             from sklearn.base import clone
 
@@ -279,7 +268,7 @@ def _attribution_checks(
             findings.append(issue("warn", "attribution_error", message))
             checks["refit_attribution"] = {"level": "warn", "message": message}
         else:
-            checks["refit_attribution"] = compare_attributions(baseline, relation, thresholds)
+            checks["refit_attribution"] = compare_attributions(baseline, relation, settings)
             checks["refit_attribution"]["message"] = (
                 "model refitted on the labelled current batch vs the deployed model on the "
                 "reference: what predicts the target now"
@@ -289,12 +278,12 @@ def _attribution_checks(
             "level": "ok",
             "message": f"not assessed: needs at least {min_rows} labelled rows with both classes "
             "(monitoring.concept_drift.attribution.refit_min_rows)"
-            if params.get("refit_on_current", True)
+            if settings.refit_on_current
             else "disabled (refit_on_current: false)",
         }
     for name in ("attribution", "refit_attribution"):
         check = checks[name]
-        if check.get("level", "ok") != "ok" and check.get("reasons"):
+        if check["level"] != "ok" and check.get("reasons"):
             findings.append(
                 issue(
                     check["level"],

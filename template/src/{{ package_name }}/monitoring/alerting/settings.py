@@ -4,7 +4,7 @@ See core/parameters.py: a misspelt key, a string where a number belongs or a mis
 start-up and names the file and the key, so a typo never switches a channel off silently.
 """
 
-from ....core.parameters import (
+from ...core.parameters import (
     AlertingSettings,
     CloudWatchSettings,
     DatadogSettings,

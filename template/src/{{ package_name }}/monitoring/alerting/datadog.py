@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..severity import level_rank
+from ...core.monitoring.severity import level_rank
 from .delivery import ChannelError, ChannelResult, DeliveryFailed, is_retryable_status, with_retries
 from .settings import DatadogSettings, RetrySettings
 from .verdict import Verdict, tag_value
@@ -34,6 +34,16 @@ FEATURE_NUMBERS = (
     ("wasserstein_normed", "feature.wasserstein_normed"),
     ("jensen_shannon", "feature.jensen_shannon"),
     ("drift_score", "feature.drift_score"),
+)
+
+
+# Prediction drift (the model drift section's `prediction_drift`) sent as `prediction.<key>`.
+PREDICTION_NUMBERS = (
+    "psi",
+    "ks_statistic",
+    "reference_mean_score",
+    "current_mean_score",
+    "current_rows",
 )
 
 
@@ -99,42 +109,38 @@ def report_series(verdict: Verdict, settings: DatadogSettings) -> list[SeriesPoi
 
     add("verdict.level", level_rank(verdict.level), check="overall")
     for check, section in verdict.sections.items():
-        if "level" in section:
-            add("check.level", level_rank(section["level"]), check=check)
-    validation = verdict.sections.get("validation", {})
-    if validation:
-        add(
-            "validation.failed_expectations",
-            validation.get("failed_expectations"),
-            check="validation",
-        )
-    drift = verdict.sections.get("data_drift", {})
-    if drift:
-        add("dataset.drift_share", drift.get("drift_share"), check="data_drift")
-        add("dataset.drifted_features", len(drift.get("drifted_features", [])), check="data_drift")
-        for row in drift.get("features", []):
-            tags = {"check": "data_drift", "feature": row["feature"], "test": row.get("test")}
-            add("feature.drifted", int(bool(row.get("drifted"))), **tags)
-            for key, name in FEATURE_NUMBERS:
-                add(name, row.get(key), **tags)
-            add("feature.missing_share", (row.get("current") or {}).get("missing_share"), **tags)
-    model = verdict.sections.get("model_drift", {})
-    for row in model.get("metrics", []):
+        add("check.level", level_rank(section.level), check=check)
+    report = verdict.report
+    add(
+        "validation.failed_expectations",
+        report.validation.failed_expectations,
+        check="validation",
+    )
+    drift = report.data_drift
+    add("dataset.drift_share", drift.drift_share, check="data_drift")
+    add("dataset.drifted_features", len(drift.drifted_features), check="data_drift")
+    for row in drift.features:
+        tags = {"check": "data_drift", "feature": row["feature"], "test": row["test"]}
+        add("feature.drifted", int(bool(row["drifted"])), **tags)
+        # A feature that could not be compared lacks the effect sizes and the summaries.
+        for key, name in FEATURE_NUMBERS:
+            add(name, row.get(key), **tags)
+        add("feature.missing_share", (row.get("current") or {}).get("missing_share"), **tags)
+    for row in report.model_drift.metrics:
         for key, name in (
             ("current", "model.metric"),
             ("baseline", "model.metric_baseline"),
             ("drop", "model.metric_drop"),
         ):
-            add(name, row.get(key), check="model_drift", metric=row["metric"])
-    # Prediction drift is a section only in projects that compute it; its scalars are sent as is.
-    prediction = verdict.sections.get("prediction_drift", {})
-    for key, value in prediction.items():
-        add(f"prediction.{key}", value, check="prediction_drift")
-    concept = verdict.sections.get("concept_drift", {})
-    for name, check in (concept.get("checks") or {}).items():
-        if isinstance(check, Mapping):
-            for key in ("spearman", "ndcg", "importance_shift"):
-                add(f"attribution.{key}", check.get(key), check="concept_drift", attribution=name)
+            add(name, row[key], check="model_drift", metric=row["metric"])
+    prediction = report.model_drift.prediction_drift
+    if prediction is not None:
+        for key in PREDICTION_NUMBERS:
+            add(f"prediction.{key}", getattr(prediction, key), check="prediction_drift")
+    for name, check in report.concept_drift.checks.items():
+        # Only the checks that compared attributions have scores.
+        for key in ("spearman", "ndcg", "importance_shift"):
+            add(f"attribution.{key}", check.get(key), check="concept_drift", attribution=name)
     return points
 
 

@@ -10,107 +10,16 @@ features. docs/monitoring.md explains each choice.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ...core.parameters import DRIFT_GROUPS
-from .drift_statistics import (
-    CORRECTION_METHODS,
-    adjust_p_values,
-    compare_categorical,
-    compare_numeric,
-)
+from ..parameters import DataDriftSettings
+from .drift_statistics import adjust_p_values, compare_categorical, compare_numeric
+from .results import DataDrift
 from .severity import issue, worst_level
-
-DECISION_RULES = ("test_and_effect", "test_only", "effect_only")
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    """Every threshold and method choice of the data drift check (`monitoring.drift`)."""
-
-    alpha: float = 0.05
-    correction: str = "benjamini_hochberg"
-    decision_rule: str = "test_and_effect"
-    psi_bins: int = 10
-    psi_warn: float = 0.1
-    psi_fail: float = 0.25
-    wasserstein_warn: float = 0.1
-    wasserstein_fail: float = 0.25
-    jensen_shannon_warn: float = 0.1
-    jensen_shannon_fail: float = 0.2
-    dataset_drift_share_warn: float = 0.1
-    dataset_drift_share_fail: float = 0.5
-    psi_epsilon: float = 1e-4
-    plot_bins: int = 20
-    plot_categories: int = 12
-    n_jobs: int = 1
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> DriftThresholds:
-        """Return thresholds from `monitoring.drift`, rejecting unknown, misplaced and bad values.
-
-        Each key must sit in its group (`numeric`, `categorical`, `dataset`, `report`: the groups
-        of DataDriftSettings), so a threshold under the wrong group is named, not taken.
-        """
-        params = dict(params or {})
-        home = {key: group for group, keys in DRIFT_GROUPS.items() for key in keys}
-        flat: dict[str, Any] = {}
-        misplaced: list[str] = []
-        for group in DRIFT_GROUPS:
-            for key, value in (params.pop(group, None) or {}).items():
-                if home.get(key, group) != group:
-                    misplaced.append(f"{group}.{key} (belongs under {home[key]})")
-                flat[key] = value
-        for key in params:
-            if key in home:
-                misplaced.append(f"{key} (belongs under {home[key]})")
-        flat.update(params)
-        if misplaced:
-            raise ValueError(f"monitoring.drift has misplaced setting(s): {', '.join(misplaced)}")
-        unknown = sorted(set(flat) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"monitoring.drift has unknown setting(s) {unknown}; "
-                f"known: {sorted(cls.__dataclass_fields__)}"
-            )
-        thresholds = cls(**flat)
-        thresholds.check()
-        return thresholds
-
-    def check(self) -> None:
-        """Raise a ValueError that names the setting when a value is out of range."""
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"monitoring.drift.alpha must be between 0 and 1; got {self.alpha}")
-        if self.correction not in CORRECTION_METHODS:
-            raise ValueError(
-                f"monitoring.drift.correction must be one of {', '.join(CORRECTION_METHODS)}; "
-                f"got {self.correction!r}"
-            )
-        if self.decision_rule not in DECISION_RULES:
-            raise ValueError(
-                f"monitoring.drift.decision_rule must be one of {', '.join(DECISION_RULES)}; "
-                f"got {self.decision_rule!r}"
-            )
-        for warn, fail in (
-            ("psi_warn", "psi_fail"),
-            ("wasserstein_warn", "wasserstein_fail"),
-            ("jensen_shannon_warn", "jensen_shannon_fail"),
-            ("dataset_drift_share_warn", "dataset_drift_share_fail"),
-        ):
-            if not 0 <= getattr(self, warn) <= getattr(self, fail):
-                raise ValueError(
-                    f"monitoring.drift.{warn} must be >= 0 and <= {fail} "
-                    f"({getattr(self, warn)} > {getattr(self, fail)})"
-                )
-        if self.psi_bins < 2:
-            raise ValueError(f"monitoring.drift.psi_bins must be at least 2; got {self.psi_bins}")
-
 
 # ----- input checks ------------------------------------------------------------------------------
 
@@ -219,14 +128,14 @@ def _numeric_values(series: pd.Series) -> np.ndarray:
 
 
 def _compare_feature(
-    column: str, kind: str, reference: pd.DataFrame, current: pd.DataFrame, t: DriftThresholds
+    column: str, kind: str, reference: pd.DataFrame, current: pd.DataFrame, t: DataDriftSettings
 ) -> dict[str, Any]:
     if kind == "numeric":
         result = compare_numeric(
             _numeric_values(reference[column]),
             _numeric_values(current[column]),
-            psi_bins=t.psi_bins,
-            plot_bins=t.plot_bins,
+            psi_bins=t.numeric.psi_bins,
+            plot_bins=t.report.plot_bins,
             epsilon=t.psi_epsilon,
         )
         result["test"] = "kolmogorov_smirnov"
@@ -236,28 +145,35 @@ def _compare_feature(
             reference[column],
             current[column],
             epsilon=t.psi_epsilon,
-            plot_categories=t.plot_categories,
+            plot_categories=t.report.plot_categories,
         )
         result["test"] = "chi_square"
         result["statistic"] = result.pop("chi_square")
     return {"feature": column, "kind": kind, **result}
 
 
-def _effect_levels(row: dict[str, Any], t: DriftThresholds) -> tuple[float, str, list[str]]:
+def _effect_levels(row: dict[str, Any], t: DataDriftSettings) -> tuple[float, str, list[str]]:
     """Return the drift score (1.0 = at the warn threshold), the effect's level and why."""
     if row["kind"] == "numeric":
+        numeric = t.numeric
         measures = [
-            ("PSI", row["psi"], t.psi_warn, t.psi_fail),
+            ("PSI", row["psi"], numeric.psi_warn, numeric.psi_fail),
             (
                 "normed Wasserstein",
                 row["wasserstein_normed"],
-                t.wasserstein_warn,
-                t.wasserstein_fail,
+                numeric.wasserstein_warn,
+                numeric.wasserstein_fail,
             ),
         ]
     else:
+        categorical = t.categorical
         measures = [
-            ("Jensen-Shannon", row["jensen_shannon"], t.jensen_shannon_warn, t.jensen_shannon_fail)
+            (
+                "Jensen-Shannon",
+                row["jensen_shannon"],
+                categorical.jensen_shannon_warn,
+                categorical.jensen_shannon_fail,
+            )
         ]
     score, level, reasons = 0.0, "ok", []
     for name, value, warn, fail in measures:
@@ -271,7 +187,7 @@ def _effect_levels(row: dict[str, Any], t: DriftThresholds) -> tuple[float, str,
     return score, level, reasons
 
 
-def _decide(row: dict[str, Any], t: DriftThresholds) -> None:
+def _decide(row: dict[str, Any], t: DataDriftSettings) -> None:
     """Set `drifted`, `level`, `drift_score` and `reasons` of one compared feature in place."""
     score, effect_level, reasons = _effect_levels(row, t)
     significant = row["p_value_adjusted"] < t.alpha
@@ -297,25 +213,21 @@ def _decide(row: dict[str, Any], t: DriftThresholds) -> None:
     )
 
 
-def detect_feature_drift(
+def compute_data_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     numeric: list[str],
     categorical: list[str],
-    thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+    settings: DataDriftSettings,
     *,
     min_rows: int = 1,
-) -> dict[str, Any]:
+) -> DataDrift:
     """Return per-feature drift, sorted most drifted first, and the batch-level verdict.
 
     A non-empty batch with fewer than `min_rows` rows is not compared: every feature is "too few
     rows to judge" and the batch level is warn, whichever rows it holds.
     """
-    t = (
-        thresholds
-        if isinstance(thresholds, DriftThresholds)
-        else DriftThresholds.from_params(thresholds)
-    )
+    t = settings
     started = time.perf_counter()
     findings, unusable = structural_issues(reference, current, numeric, categorical)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
@@ -395,7 +307,7 @@ def detect_feature_drift(
             if column not in unusable
         )
     for row in rows:
-        row["flags"] = sorted({f["check"] for f in findings if f.get("column") == row["feature"]})
+        row["flags"] = sorted({f["check"] for f in findings if f["column"] == row["feature"]})
 
     rows.sort(
         key=lambda r: (
@@ -412,30 +324,32 @@ def detect_feature_drift(
         level = "fail" if drifted else "warn"
         summary = too_few_reason + (f"; {len(drifted)} feature(s) missing" if drifted else "")
     else:
+        dataset = t.dataset
         level = (
             "fail"
-            if share >= t.dataset_drift_share_fail
+            if share >= dataset.dataset_drift_share_fail
             else "warn"
-            if drifted and share >= t.dataset_drift_share_warn
+            if drifted and share >= dataset.dataset_drift_share_warn
             else "ok"
         )
         summary = (
             f"{len(drifted)} of {len(kinds)} features drifted (share {share:.2f}; "
-            f"warn at {t.dataset_drift_share_warn}, fail at {t.dataset_drift_share_fail})"
+            f"warn at {dataset.dataset_drift_share_warn}, "
+            f"fail at {dataset.dataset_drift_share_fail})"
         )
-    return {
-        "level": level,
-        "summary": summary,
-        "drift_share": share,
-        "drifted_features": drifted,
-        "n_features": len(kinds),
-        "n_rows_reference": len(reference),
-        "n_rows_current": len(current),
-        "features": rows,
-        "issues": findings,
-        "thresholds": asdict(t),
-        "elapsed_seconds": round(time.perf_counter() - started, 4),
-    }
+    return DataDrift(
+        level=level,
+        summary=summary,
+        drift_share=share,
+        drifted_features=drifted,
+        n_features=len(kinds),
+        n_rows_reference=len(reference),
+        n_rows_current=len(current),
+        features=rows,
+        issues=findings,
+        thresholds=t.flat(),
+        elapsed_seconds=round(time.perf_counter() - started, 4),
+    )
 
 
 def _value_findings(row: dict[str, Any]) -> list[dict]:
@@ -466,7 +380,7 @@ def _value_findings(row: dict[str, Any]) -> list[dict]:
                 column,
             )
         )
-    if row.get("unseen_categories"):
+    if row["kind"] == "categorical" and row["unseen_categories"]:
         unseen = row["unseen_categories"]
         found.append(
             issue(

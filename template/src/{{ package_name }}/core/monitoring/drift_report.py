@@ -13,52 +13,54 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .results import (
+    REPORT_SCHEMA_VERSION,
+    SECTION_TITLES,
+    ConceptDrift,
+    DataDrift,
+    ModelDrift,
+    MonitoringReport,
+    ValidationResult,
+)
 from .severity import level_rank, worst_level
 
-REPORT_SCHEMA_VERSION = 1
-SECTION_TITLES = {
-    "validation": "Data validation",
-    "data_drift": "Data drift",
-    "model_drift": "Model drift",
-    "concept_drift": "Concept drift",
-}
 REFERENCE_COLOUR, CURRENT_COLOUR = "#8c9bab", "#e8710a"
+HEADLINES = {
+    "ok": "No drift or data problem found",
+    "warn": "Warnings: look at the flagged sections",
+    "fail": "Action needed: at least one check failed",
+}
 
 
 def build_monitoring_report(
-    validation: Mapping[str, Any],
-    data_drift: Mapping[str, Any],
-    model_drift: Mapping[str, Any],
-    concept_drift: Mapping[str, Any],
+    validation: ValidationResult,
+    data_drift: DataDrift,
+    model_drift: ModelDrift,
+    concept_drift: ConceptDrift,
     generated_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> MonitoringReport:
     """Return the whole report: overall level, the reasons behind it and each section."""
     sections = {
-        "validation": dict(validation),
-        "data_drift": dict(data_drift),
-        "model_drift": dict(model_drift),
-        "concept_drift": dict(concept_drift),
+        "validation": validation,
+        "data_drift": data_drift,
+        "model_drift": model_drift,
+        "concept_drift": concept_drift,
     }
-    level = worst_level(s.get("level", "ok") for s in sections.values())
+    level = worst_level(s.level for s in sections.values())
     reasons = [
-        f"{SECTION_TITLES[name]} {s['level'].upper()}: {s.get('summary', '')}"
+        f"{SECTION_TITLES[name]} {s.level.upper()}: {s.summary}"
         for name, s in sections.items()
-        if s.get("level", "ok") != "ok"
+        if s.level != "ok"
     ]
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    headline = {
-        "ok": "No drift or data problem found",
-        "warn": "Warnings: look at the flagged sections",
-        "fail": "Action needed: at least one check failed",
-    }[level]
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "generated_at": stamp.isoformat(),
-        "level": level,
-        "headline": headline,
-        "reasons": reasons,
-        "sections": sections,
-    }
+    return MonitoringReport(
+        schema_version=REPORT_SCHEMA_VERSION,
+        generated_at=stamp.isoformat(),
+        level=level,
+        headline=HEADLINES[level],
+        reasons=reasons,
+        **sections,
+    )
 
 
 # ----- HTML ---------------------------------------------------------------------------------------
@@ -191,37 +193,35 @@ def _categorical_svg(histogram: Mapping[str, Any], width: int = 220, height: int
     )
 
 
-def _issues_table(findings: list[Mapping[str, Any]], first_column: str = "Check") -> str:
+def _issues_table(findings: list[Mapping[str, Any]], kind: str = "check") -> str:
+    """Return the findings as a table; `kind` is the key naming each one (check, expectation)."""
     if not findings:
         return '<p class="muted">Nothing to report.</p>'
     rows = "".join(
-        f"<tr><td>{_badge(f.get('level', 'warn'))}</td>"
-        f"<td>{_e(f.get('check') or f.get('expectation'))}"
-        f"</td><td>{_e(f.get('column') or '-')}</td><td>{_e(f.get('message', ''))}</td></tr>"
-        for f in sorted(findings, key=lambda f: -level_rank(f.get("level", "warn")))
+        f"<tr><td>{_badge(f['level'])}</td><td>{_e(f[kind])}</td>"
+        f"<td>{_e(f['column'] or '-')}</td><td>{_e(f['message'])}</td></tr>"
+        for f in sorted(findings, key=lambda f: -level_rank(f["level"]))
     )
     return (
-        f"<table><thead><tr><th>Level</th><th>{_e(first_column)}</th><th>Column</th>"
+        f"<table><thead><tr><th>Level</th><th>{_e(kind.capitalize())}</th><th>Column</th>"
         f"<th>Message</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
-def _validation_html(section: Mapping[str, Any]) -> str:
-    if not section:
-        return '<p class="muted">Not run.</p>'
+def _validation_html(section: ValidationResult) -> str:
     return (
-        f"<p>{_badge(section.get('level', 'ok'))} {_e(section.get('summary', ''))} "
-        f"(suite <code>{_e(section.get('suite_name', ''))}</code>, "
-        f"{_fmt(section.get('n_rows'))} rows)</p>"
-        + _issues_table(section.get("failures", []), "Expectation")
+        f"<p>{_badge(section.level)} {_e(section.summary)} "
+        f"(suite <code>{_e(section.suite_name)}</code>, {_fmt(section.n_rows)} rows)</p>"
+        + _issues_table(section.failures, "expectation")
     )
 
 
-def _drift_html(section: Mapping[str, Any]) -> str:
-    if not section:
-        return '<p class="muted">Not run.</p>'
+def _drift_html(section: DataDrift) -> str:
+    t = section.thresholds
     rows = []
-    for row in section.get("features", []):
+    # Row keys depend on the row: a feature that could not be compared has no effect sizes,
+    # histogram or summaries, so those are read with .get (absent: shown as "-").
+    for row in section.features:
         hist = row.get("histogram") or {}
         plot = _numeric_svg(hist) if row["kind"] == "numeric" else _categorical_svg(hist)
         effect = (
@@ -229,36 +229,31 @@ def _drift_html(section: Mapping[str, Any]) -> str:
             if row["kind"] == "numeric"
             else f"JS {_fmt(row.get('jensen_shannon'))}<br>PSI {_fmt(row.get('psi'))}"
         )
-        notes = "; ".join(row.get("reasons") or [])
-        if row.get("flags"):
+        notes = "; ".join(row["reasons"])
+        if row["flags"]:
             notes += (" · " if notes else "") + "flags: " + ", ".join(row["flags"])
-        if not row.get("drifted") and (row.get("p_value_adjusted") or 1) < section.get(
-            "thresholds", {}
-        ).get("alpha", 0.05):
+        p_adjusted = row["p_value_adjusted"]
+        if not row["drifted"] and p_adjusted is not None and p_adjusted < t["alpha"]:
             notes += (" · " if notes else "") + "significant, but below the effect-size threshold"
         rows.append(
             f"<tr><td><b>{_e(row['feature'])}</b><br>"
             f"<span class='muted'>{_e(row['kind'])}</span></td>"
-            f"<td>{_badge(row.get('level', 'ok'))}</td>"
-            f"<td class='num'>{_fmt(row.get('drift_score'), 2)}</td>"
-            f"<td>{_e(row.get('test') or '-')}<br>p_adj {_fmt(row.get('p_value_adjusted'))}</td>"
+            f"<td>{_badge(row['level'])}</td>"
+            f"<td class='num'>{_fmt(row['drift_score'], 2)}</td>"
+            f"<td>{_e(row['test'] or '-')}<br>p_adj {_fmt(p_adjusted)}</td>"
             f"<td>{effect}</td><td>{plot}</td><td>{_e(notes)}</td></tr>"
         )
-    t = section.get("thresholds", {})
     cards = "".join(
         f'<div class="card">{label}<b>{value}</b></div>'
         for label, value in (
-            (
-                "Drifted features",
-                f"{len(section.get('drifted_features', []))} / {section.get('n_features', 0)}",
-            ),
-            ("Drift share", _fmt(section.get("drift_share"), 2)),
-            ("Reference rows", f"{section.get('n_rows_reference', 0):,}"),
-            ("Current rows", f"{section.get('n_rows_current', 0):,}"),
+            ("Drifted features", f"{len(section.drifted_features)} / {section.n_features}"),
+            ("Drift share", _fmt(section.drift_share, 2)),
+            ("Reference rows", f"{section.n_rows_reference:,}"),
+            ("Current rows", f"{section.n_rows_current:,}"),
         )
     )
     return (
-        f"<p>{_badge(section.get('level', 'ok'))} {_e(section.get('summary', ''))}</p>"
+        f"<p>{_badge(section.level)} {_e(section.summary)}</p>"
         f'<div class="cards">{cards}</div>'
         f"<h3>Features, most drifted first</h3>"
         f'<p class="legend muted">Drift score 1.0 = an effect size at its warn threshold.'
@@ -268,20 +263,18 @@ def _drift_html(section: Mapping[str, Any]) -> str:
         "<th>Effect size</th><th>Distribution</th><th>Why</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
-        f"<h3>Input problems</h3>{_issues_table(section.get('issues', []))}"
-        f'<p class="muted">Correction {_e(t.get("correction"))}, alpha {_e(t.get("alpha"))}, '
-        f"rule {_e(t.get('decision_rule'))}, PSI {_e(t.get('psi_warn'))}/{_e(t.get('psi_fail'))}, "
-        f"W/sd {_e(t.get('wasserstein_warn'))}/{_e(t.get('wasserstein_fail'))}, JS "
-        f"{_e(t.get('jensen_shannon_warn'))}/{_e(t.get('jensen_shannon_fail'))} (warn/fail); "
-        f"computed in {_e(section.get('elapsed_seconds'))} s.</p>"
+        f"<h3>Input problems</h3>{_issues_table(section.issues)}"
+        f'<p class="muted">Correction {_e(t["correction"])}, alpha {_e(t["alpha"])}, '
+        f"rule {_e(t['decision_rule'])}, PSI {_e(t['psi_warn'])}/{_e(t['psi_fail'])}, "
+        f"W/sd {_e(t['wasserstein_warn'])}/{_e(t['wasserstein_fail'])}, JS "
+        f"{_e(t['jensen_shannon_warn'])}/{_e(t['jensen_shannon_fail'])} (warn/fail); "
+        f"computed in {_e(section.elapsed_seconds)} s.</p>"
     )
 
 
-def _model_html(section: Mapping[str, Any]) -> str:
-    if not section:
-        return '<p class="muted">Not run.</p>'
-    out = f"<p>{_badge(section.get('level', 'ok'))} {_e(section.get('summary', ''))}</p>"
-    if section.get("metrics"):
+def _model_html(section: ModelDrift) -> str:
+    out = f"<p>{_badge(section.level)} {_e(section.summary)}</p>"
+    if section.metrics:
         out += (
             "<table><thead><tr><th>Metric</th><th>Baseline</th><th>Current</th><th>Worse by</th>"
             "<th>Tolerated / failing</th><th>Level</th></tr></thead><tbody>"
@@ -291,28 +284,25 @@ def _model_html(section: Mapping[str, Any]) -> str:
                 f"<td class='num'>{_fmt(r['drop'], 4)}</td>"
                 f"<td class='num'>{_fmt(r['tolerated_drop'])} / {_fmt(r['failing_drop'])}</td>"
                 f"<td>{_badge(r['level'])}</td></tr>"
-                for r in section["metrics"]
+                for r in section.metrics
             )
             + "</tbody></table>"
         )
     return out
 
 
-def _concept_html(section: Mapping[str, Any]) -> str:
-    if not section:
-        return '<p class="muted">Not run.</p>'
-    out = f"<p>{_badge(section.get('level', 'ok'))} {_e(section.get('summary', ''))}</p>"
-    for name, check in (section.get("checks") or {}).items():
-        out += (
-            f"<h3>{_e(name.replace('_', ' ').capitalize())} {_badge(check.get('level', 'ok'))}</h3>"
-        )
-        out += f"<p>{_e(check.get('message', ''))}"
+def _concept_html(section: ConceptDrift) -> str:
+    out = f"<p>{_badge(section.level)} {_e(section.summary)}</p>"
+    for name, check in section.checks.items():
+        out += f"<h3>{_e(name.replace('_', ' ').capitalize())} {_badge(check['level'])}</h3>"
+        out += f"<p>{_e(check['message'])}"
+        # Only a check that compared attributions has scores, reasons and a feature table.
         if check.get("features"):
             out += (
-                f" — Spearman {_fmt(check.get('spearman'))}, NDCG {_fmt(check.get('ndcg'))}, "
-                f"importance shift {_fmt(check.get('importance_shift'))}"
+                f" — Spearman {_fmt(check['spearman'])}, NDCG {_fmt(check['ndcg'])}, "
+                f"importance shift {_fmt(check['importance_shift'])}"
             )
-            if check.get("reasons"):
+            if check["reasons"]:
                 out += f" ({_e('; '.join(check['reasons']))})"
             out += (
                 "</p><table><thead><tr><th>Feature</th><th>Reference mean |SHAP|</th>"
@@ -331,23 +321,22 @@ def _concept_html(section: Mapping[str, Any]) -> str:
     return out
 
 
-def render_html_report(report: Mapping[str, Any], title: str = "Model monitoring report") -> str:
+def render_html_report(report: MonitoringReport, title: str = "Model monitoring report") -> str:
     """Return the report as one self-contained HTML page, verdict first."""
-    level = report.get("level", "ok")
-    sections = report.get("sections", {})
-    reasons = "".join(f"<li>{_e(r)}</li>" for r in report.get("reasons", []))
+    level = report.level
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in report.reasons)
     body = (
         f"<h1>{_e(title)}</h1>"
         f'<section class="verdict {_e(level)}" id="verdict">'
         f"<strong>Verdict: {_e(level.upper())}</strong>"
-        f"{_e(report.get('headline', ''))}{f'<ul>{reasons}</ul>' if reasons else ''}</section>"
-        f'<p class="muted">Generated {_e(report.get("generated_at", ""))}</p>'
+        f"{_e(report.headline)}{f'<ul>{reasons}</ul>' if reasons else ''}</section>"
+        f'<p class="muted">Generated {_e(report.generated_at)}</p>'
         '<h2 id="data-validation">Data validation</h2>'
-        f"{_validation_html(sections.get('validation') or {})}"
-        f'<h2 id="data-drift">Data drift</h2>{_drift_html(sections.get("data_drift") or {})}'
-        f'<h2 id="model-drift">Model drift</h2>{_model_html(sections.get("model_drift") or {})}'
+        f"{_validation_html(report.validation)}"
+        f'<h2 id="data-drift">Data drift</h2>{_drift_html(report.data_drift)}'
+        f'<h2 id="model-drift">Model drift</h2>{_model_html(report.model_drift)}'
         '<h2 id="concept-drift">Concept drift</h2>'
-        f"{_concept_html(sections.get('concept_drift') or {})}"
+        f"{_concept_html(report.concept_drift)}"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

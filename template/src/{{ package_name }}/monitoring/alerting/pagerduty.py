@@ -12,7 +12,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..severity import at_least
+from ...core.monitoring.results import DataDrift, ModelDrift, Section, ValidationResult
+from ...core.monitoring.severity import at_least
 from .delivery import ChannelResult, DeliveryFailed, post_json, with_retries
 from .settings import PagerDutySettings, RetrySettings
 from .verdict import Verdict
@@ -38,38 +39,41 @@ def dedup_key(verdict: Verdict, check: str) -> str:
     return f"{tags['project']}/{tags['env']}/{check}"
 
 
-def _summary(verdict: Verdict, check: str, section: Mapping[str, Any]) -> str:
+def _summary(verdict: Verdict, check: str, section: Section) -> str:
     text = (
-        f"[{verdict.project} {verdict.environment}] {check} {section['level'].upper()}: "
-        f"{section.get('summary', verdict.headline)}"
+        f"[{verdict.project} {verdict.environment}] {check} {section.level.upper()}: "
+        f"{section.summary}"
     )
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
-def check_numbers(check: str, section: Mapping[str, Any]) -> dict[str, Any]:
+def check_numbers(section: Section) -> dict[str, Any]:
     """Return the numbers of one report section that a responder needs first."""
     numbers = {
-        k: v for k, v in section.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        k: v
+        for k, v in section.to_dict().items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
-    if check == "data_drift":
-        numbers["drifted_features"] = list(section.get("drifted_features", []))
+    if isinstance(section, DataDrift):
+        numbers["drifted_features"] = list(section.drifted_features)
+        # A feature that could not be compared lacks the effect sizes and the summaries.
         numbers["features"] = {
             row["feature"]: {
-                "test": row.get("test"),
-                "statistic": row.get("statistic"),
-                "p_value_adjusted": row.get("p_value_adjusted"),
+                "test": row["test"],
+                "statistic": row["statistic"],
+                "p_value_adjusted": row["p_value_adjusted"],
                 "psi": row.get("psi"),
                 "missing_share": (row.get("current") or {}).get("missing_share"),
-                "level": row.get("level"),
+                "level": row["level"],
             }
-            for row in section.get("features", [])[:MAX_FEATURES]
+            for row in section.features[:MAX_FEATURES]
         }
-    elif check == "validation":
-        numbers["failures"] = [f.get("message") for f in section.get("failures", [])][:MAX_FAILURES]
-    elif check == "model_drift":
+    elif isinstance(section, ValidationResult):
+        numbers["failures"] = [f["message"] for f in section.failures][:MAX_FAILURES]
+    elif isinstance(section, ModelDrift):
         numbers["metrics"] = {
-            row["metric"]: {k: row.get(k) for k in ("baseline", "current", "drop")}
-            for row in section.get("metrics", [])
+            row["metric"]: {k: row[k] for k in ("baseline", "current", "drop")}
+            for row in section.metrics
         }
     return numbers
 
@@ -80,7 +84,7 @@ def pagerduty_events(
     """Return the Events API v2 bodies for this verdict: a trigger or a resolve per check."""
     events = []
     for check, section in verdict.sections.items():
-        level = section.get("level", "ok")
+        level = section.level
         dedup = dedup_key(verdict, check)
         if not at_least(level, settings.trigger_on):
             events.append({"routing_key": key, "event_action": "resolve", "dedup_key": dedup})
@@ -89,13 +93,13 @@ def pagerduty_events(
             "verdict": verdict.level,
             "check": check,
             "level": level,
-            "summary": section.get("summary"),
+            "summary": section.summary,
             "reasons": verdict.reasons,
             "environment": verdict.environment,
             "model_version": verdict.model_version,
             "report_html": verdict.report_html,
             "report_json": verdict.report_json,
-            "numbers": check_numbers(check, section),
+            "numbers": check_numbers(section),
         }
         events.append(
             {

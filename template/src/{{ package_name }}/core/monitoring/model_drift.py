@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ...core.features import model_columns
-from ...core.metrics import classification_metrics
+from ..features import model_columns
+from ..metrics import classification_metrics
+from ..parameters import MetricTolerance, ModelDriftSettings, section
+from .results import ModelDrift, PredictionDrift
 from .severity import issue, worst_level
-
-if TYPE_CHECKING:
-    from .prediction_drift import PredictionDrift
 
 # Why performance was not measured, when the scores' distribution stands in for it.
 PREDICTION_DRIFT_STANDS_IN_FOR = frozenset({"no_labels", "too_few_labels", "one_class"})
 
 # Metrics where a smaller value is better: their "drop" is an increase.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier_score"})
-DEFAULT_TOLERANCES = {
-    "roc_auc": {"tolerated_drop": 0.03, "failing_drop": 0.08},
-    "pr_auc": {"tolerated_drop": 0.05, "failing_drop": 0.10},
-    "accuracy": {"tolerated_drop": 0.03, "failing_drop": 0.08},
-    "f1": {"tolerated_drop": 0.05, "failing_drop": 0.10},
-    "log_loss": {"tolerated_drop": 0.05, "failing_drop": 0.15},
-}
 
 
 def metric_drop(metric: str, baseline: float, current: float) -> float:
@@ -37,18 +30,16 @@ def metric_drop(metric: str, baseline: float, current: float) -> float:
 def compare_metrics(
     baseline: Mapping[str, Any],
     current: Mapping[str, Any],
-    tolerances: Mapping[str, Mapping[str, float]],
+    tolerances: Mapping[str, MetricTolerance | Mapping[str, float]],
 ) -> list[dict[str, Any]]:
-    """Return one row per monitored metric: baseline, current, drop, tolerance and level."""
+    """Return one row per monitored metric: baseline, current, drop, tolerance and level.
+
+    A metric missing from either side is a warning row that says so, not an error.
+    """
     rows = []
-    for metric, tolerance in tolerances.items():
-        tolerated = float(tolerance.get("tolerated_drop", 0.0))
-        failing = float(tolerance.get("failing_drop", tolerated))
-        if failing < tolerated:
-            raise ValueError(
-                f"monitoring.model_drift.metrics.{metric}: failing_drop ({failing}) "
-                f"must not be smaller than tolerated_drop ({tolerated})"
-            )
+    for metric, given in tolerances.items():
+        tolerance = section(MetricTolerance, given, f"monitoring.model_drift.metrics.{metric}")
+        tolerated, failing = float(tolerance.tolerated_drop), float(tolerance.failing_drop)
         base, now = baseline.get(metric), current.get(metric)
         if not _is_number(base) or not _is_number(now):
             rows.append(
@@ -94,34 +85,37 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def detect_model_drift(
+def compute_model_drift(
     model: Any,
     current: pd.DataFrame,
     baseline: Mapping[str, Any],
     features: Mapping[str, Any],
-    params: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Return the model's metrics on the labelled current batch compared with the baseline."""
+    settings: ModelDriftSettings,
+) -> ModelDrift:
+    """Return the model's metrics on the labelled current batch compared with the baseline.
+
+    `baseline` is the evaluation pipeline's `evaluation_metrics` (its `threshold` included).
+    """
     from ...scoring import predict_scores
 
-    params = dict(params or {})
-    tolerances = params.get("metrics") or DEFAULT_TOLERANCES
-    min_rows = int(params.get("min_labelled_rows", 200))
+    settings = section(ModelDriftSettings, settings, "monitoring.model_drift")
+    min_rows = settings.min_labelled_rows
     target = features["target"]
     columns = model_columns(features)
-    result: dict[str, Any] = {
-        "level": "ok",
-        "status": "skipped",
-        "metrics": [],
-        "issues": [],
-        "current_metrics": {},
-        "baseline_metrics": _scalars(baseline),
-    }
 
-    def stop(level: str, check: str, message: str) -> dict[str, Any]:
-        result["issues"].append(issue(level, check, message))
-        result.update(level=level, summary=message)
-        return result
+    def stop(level: str, check: str, message: str) -> ModelDrift:
+        return ModelDrift(
+            level=level,
+            status="skipped",
+            summary=message,
+            metrics=[],
+            issues=[issue(level, check, message)],
+            current_metrics={},
+            baseline_metrics=_scalars(baseline),
+            n_labelled=None,
+            prediction_drift=None,
+            model=None,
+        )
 
     if target not in current.columns or current[target].notna().sum() == 0:
         return stop(
@@ -157,24 +151,31 @@ def detect_model_drift(
             "cannot_score",
             f"the model could not score the current batch: {type(error).__name__}: {error}",
         )
-    threshold = float(baseline.get("threshold", params.get("threshold", 0.5)))
-    current_metrics = classification_metrics(labels, scores, threshold)
-    rows = compare_metrics(baseline, current_metrics, tolerances)
+    if "threshold" not in baseline:
+        raise ValueError(
+            "evaluation_metrics has no `threshold`: rerun the evaluation pipeline, whose metrics "
+            "record the decision threshold the model is judged at"
+        )
+    current_metrics = classification_metrics(labels, scores, float(baseline["threshold"]))
+    rows = compare_metrics(baseline, current_metrics, settings.metrics)
     level = worst_level(r["level"] for r in rows)
     worse = [r["message"] for r in rows if r["level"] != "ok"]
-    result.update(
-        status="measured",
+    return ModelDrift(
         level=level,
-        metrics=rows,
-        current_metrics=_scalars(current_metrics),
-        n_labelled=len(labelled),
+        status="measured",
         summary=(
             "; ".join(worse)
             if worse
             else f"all {len(rows)} metrics within tolerance on {len(labelled)} labelled rows"
         ),
+        metrics=rows,
+        issues=[],
+        current_metrics=_scalars(current_metrics),
+        baseline_metrics=_scalars(baseline),
+        n_labelled=len(labelled),
+        prediction_drift=None,
+        model=None,
     )
-    return result
 
 
 def _scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,28 +183,27 @@ def _scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def with_prediction_drift(
-    result: Mapping[str, Any], drift: PredictionDrift, model_source: Mapping[str, Any]
-) -> dict[str, Any]:
+    result: ModelDrift, drift: PredictionDrift, model_source: Mapping[str, Any]
+) -> ModelDrift:
     """Return the model drift section with the prediction drift and the monitored model added.
 
     When performance could not be measured for want of labels, the score distribution's drift
     takes its place: its rows fill the metrics table and its level counts in the verdict. With
     labels it is reported under `prediction_drift`, for information.
     """
-    section = dict(result)
-    section["prediction_drift"] = drift.to_dict()
-    section["model"] = dict(model_source)
-    reasons = {finding["check"] for finding in section["issues"]}
-    if section["status"] == "skipped" and reasons & PREDICTION_DRIFT_STANDS_IN_FOR:
-        section["status"] = "prediction_drift"
-        section["metrics"] = drift.metric_rows()
-        section["level"] = worst_level([section["level"], drift.level])
-        section["summary"] = f"{section['summary']}; prediction drift: {drift.summary}"
-        if drift.level != "ok":
-            section["issues"] = [
-                *section["issues"],
-                issue(drift.level, "prediction_drift", drift.summary),
-            ]
+    section = replace(result, prediction_drift=drift, model=dict(model_source))
+    reasons = {finding["check"] for finding in section.issues}
+    if section.status == "skipped" and reasons & PREDICTION_DRIFT_STANDS_IN_FOR:
+        section = replace(
+            section,
+            status="prediction_drift",
+            metrics=drift.metric_rows(),
+            level=worst_level([section.level, drift.level]),
+            summary=f"{section.summary}; prediction drift: {drift.summary}",
+            issues=[*section.issues, issue(drift.level, "prediction_drift", drift.summary)]
+            if drift.level != "ok"
+            else section.issues,
+        )
     if model_source["source"] != "champion":
-        section["summary"] = f"{section.get('summary', '')} [{model_source['note']}]"
+        section = replace(section, summary=f"{section.summary} [{model_source['note']}]")
     return section

@@ -16,56 +16,13 @@ does not say the model is wrong. It is the earliest signal available before labe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from ...core.parameters import PredictionDriftSettings
+from ..parameters import PredictionDriftSettings, section
+from .results import PredictionDrift, metric_row
 from .severity import worst_level
-
-
-@dataclass(frozen=True)
-class PredictionDrift:
-    """The comparison of the model's scores on the batch with its scores on the reference."""
-
-    level: str
-    summary: str
-    psi: float
-    ks_statistic: float
-    reference_rows: int
-    current_rows: int
-    reference_mean_score: float
-    current_mean_score: float
-    psi_warn: float
-    psi_fail: float
-    ks_warn: float
-    ks_fail: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the comparison as a JSON-ready dict."""
-        return asdict(self)
-
-    def metric_rows(self) -> list[dict[str, Any]]:
-        """Return the two statistics as rows of the monitoring report's model table."""
-        return [
-            _row("score_psi", self.psi, self.psi_warn, self.psi_fail),
-            _row("score_ks", self.ks_statistic, self.ks_warn, self.ks_fail),
-        ]
-
-
-def _row(metric: str, value: float, warn: float, fail: float) -> dict[str, Any]:
-    level = "fail" if value >= fail else "warn" if value >= warn else "ok"
-    return {
-        "metric": metric,
-        "baseline": 0.0,
-        "current": value,
-        "drop": value,
-        "tolerated_drop": warn,
-        "failing_drop": fail,
-        "level": level,
-        "message": f"{metric} = {value:.4f} (warn at {warn}, fail at {fail})",
-    }
 
 
 def population_stability_index(
@@ -92,14 +49,13 @@ def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.max(np.abs(gap)))
 
 
-def detect_prediction_drift(
+def compute_prediction_drift(
     reference_scores: np.ndarray,
     current_scores: np.ndarray,
     settings: PredictionDriftSettings | Mapping[str, Any],
 ) -> PredictionDrift:
     """Return the prediction drift of `current_scores` against `reference_scores`."""
-    if not isinstance(settings, PredictionDriftSettings):
-        settings = PredictionDriftSettings(**settings)
+    settings = section(PredictionDriftSettings, settings, "monitoring.prediction_drift")
     reference = np.asarray(reference_scores, dtype=np.float64)
     current = np.asarray(current_scores, dtype=np.float64)
     reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
@@ -124,8 +80,8 @@ def detect_prediction_drift(
     psi = population_stability_index(reference, current, settings.psi_bins, settings.psi_epsilon)
     ks = ks_statistic(reference, current)
     rows = [
-        _row("score_psi", psi, settings.psi_warn, settings.psi_fail),
-        _row("score_ks", ks, settings.ks_warn, settings.ks_fail),
+        metric_row("score_psi", psi, settings.psi_warn, settings.psi_fail),
+        metric_row("score_ks", ks, settings.ks_warn, settings.ks_fail),
     ]
     level = worst_level(r["level"] for r in rows)
     summary = (

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from ..severity import at_least
+from ...core.monitoring.results import MonitoringReport, Section
+from ...core.monitoring.severity import at_least
 from .delivery import ChannelResult
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_.:/-]+")
@@ -23,7 +23,7 @@ def tag_value(value: object) -> str:
 class Verdict:
     """One monitoring run's outcome and where it came from: what every channel sends."""
 
-    report: Mapping[str, Any]
+    report: MonitoringReport
     project: str
     environment: str
     model_version: str
@@ -33,27 +33,27 @@ class Verdict:
     @property
     def level(self) -> str:
         """Return ok, warn or fail."""
-        return str(self.report["level"])
+        return self.report.level
 
     @property
     def headline(self) -> str:
         """Return the report's one-line verdict."""
-        return str(self.report["headline"])
+        return self.report.headline
 
     @property
     def reasons(self) -> list[str]:
         """Return one sentence per section that is not ok."""
-        return [str(r) for r in self.report["reasons"]]
+        return list(self.report.reasons)
 
     @property
-    def sections(self) -> Mapping[str, Mapping[str, Any]]:
+    def sections(self) -> Mapping[str, Section]:
         """Return the report's sections (validation, data_drift, ...) by name."""
-        return {k: v or {} for k, v in self.report["sections"].items()}
+        return self.report.sections()
 
     @property
     def timestamp(self) -> datetime:
         """Return when the report was generated (aware, UTC)."""
-        stamp = datetime.fromisoformat(str(self.report["generated_at"]))
+        stamp = datetime.fromisoformat(self.report.generated_at)
         return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
     def tags(self) -> dict[str, str]:

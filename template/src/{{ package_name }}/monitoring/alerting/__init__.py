@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..severity import at_least, level_rank
+from ...core.monitoring.results import MonitoringReport
+from ...core.monitoring.severity import at_least, level_rank
 
 logger = logging.getLogger(__name__)
 
@@ -158,51 +159,45 @@ def alert_message(alert: MonitoringAlert) -> str:
     return "\n".join(lines)
 
 
-def metric_records(report: Mapping[str, Any]) -> list[MetricRecord]:
+def metric_records(report: MonitoringReport) -> list[MetricRecord]:
     """Return the numbers of a monitoring report as metric records (one per value)."""
-    records = [MetricRecord("MonitoringLevel", level_rank(report["level"]))]
-    sections = report.get("sections", {})
-    validation = sections.get("validation") or {}
-    if validation:
+    validation, drift = report.validation, report.data_drift
+    records = [
+        MetricRecord("MonitoringLevel", level_rank(report.level)),
+        MetricRecord("ValidationFailedExpectations", validation.failed_expectations, "Count"),
+        MetricRecord("DatasetDriftShare", drift.drift_share),
+        MetricRecord("DriftedFeatures", len(drift.drifted_features), "Count"),
+    ]
+    for row in drift.features:
+        dims = {"Feature": str(row["feature"])}
         records.append(
-            MetricRecord(
-                "ValidationFailedExpectations", validation.get("failed_expectations", 0), "Count"
-            )
+            MetricRecord("FeatureDrifted", 1.0 if row["drifted"] else 0.0, dimensions=dims)
         )
-    drift = sections.get("data_drift") or {}
-    if drift:
-        records += [
-            MetricRecord("DatasetDriftShare", drift.get("drift_share", 0.0)),
-            MetricRecord("DriftedFeatures", len(drift.get("drifted_features", [])), "Count"),
-        ]
-        for row in drift.get("features", []):
-            dims = {"Feature": str(row["feature"])}
-            records.append(
-                MetricRecord("FeatureDrifted", 1.0 if row["drifted"] else 0.0, dimensions=dims)
-            )
-            for key, name in (
-                ("drift_score", "FeatureDriftScore"),
-                ("psi", "FeaturePSI"),
-                ("wasserstein_normed", "FeatureWassersteinNormed"),
-                ("jensen_shannon", "FeatureJensenShannon"),
-                ("p_value_adjusted", "FeaturePValueAdjusted"),
-            ):
-                if row.get(key) is not None:
-                    records.append(MetricRecord(name, float(row[key]), dimensions=dims))
-    model = sections.get("model_drift") or {}
-    for row in model.get("metrics", []):
-        if row.get("current") is not None:
-            dims = {"Metric": row["metric"]}
+        # A feature that could not be compared has no effect sizes: those keys are absent.
+        for key, name in (
+            ("drift_score", "FeatureDriftScore"),
+            ("psi", "FeaturePSI"),
+            ("wasserstein_normed", "FeatureWassersteinNormed"),
+            ("jensen_shannon", "FeatureJensenShannon"),
+            ("p_value_adjusted", "FeaturePValueAdjusted"),
+        ):
+            if row.get(key) is not None:
+                records.append(MetricRecord(name, float(row[key]), dimensions=dims))
+    for row in report.model_drift.metrics:
+        dims = {"Metric": row["metric"]}
+        # None: the metric is missing on one side (the row says which), nothing to send.
+        if row["current"] is not None:
             records.append(MetricRecord("ModelMetric", float(row["current"]), dimensions=dims))
+        if row["drop"] is not None:
             records.append(MetricRecord("ModelMetricDrop", float(row["drop"]), dimensions=dims))
-    concept = sections.get("concept_drift") or {}
-    for check_name, check in (concept.get("checks") or {}).items():
+    for check_name, check in report.concept_drift.checks.items():
         for key, name in (
             ("spearman", "AttributionRankCorrelation"),
             ("ndcg", "AttributionNDCG"),
             ("importance_shift", "AttributionShift"),
         ):
-            if isinstance(check, Mapping) and check.get(key) is not None:
+            # Only checks that compared attributions have these scores.
+            if check.get(key) is not None:
                 records.append(
                     MetricRecord(name, float(check[key]), dimensions={"Check": check_name})
                 )
@@ -231,9 +226,7 @@ def metric_records_to_jsonl(
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def parse_timestamp(value: str | None) -> datetime:
-    """Return the report's timestamp as an aware datetime (now when absent)."""
-    if value:
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+def parse_timestamp(value: str) -> datetime:
+    """Return the report's timestamp as an aware datetime (UTC when it names no zone)."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

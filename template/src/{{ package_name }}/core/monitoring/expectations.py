@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 
-from ...core.serialise import json_ready
+from ..parameters import DataValidationSettings
+from ..serialise import json_ready
+from .results import ValidationResult
 from .severity import worst_level
 
 logger = logging.getLogger(__name__)
@@ -58,35 +59,6 @@ STRUCTURAL_EXPECTATIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ValidationSettings:
-    """How the suite is derived from the reference data (`monitoring.validation`)."""
-
-    range_tolerance: float = 0.1
-    range_mostly: float = 0.99
-    null_rate_multiplier: float = 2.0
-    null_rate_slack: float = 0.01
-    max_categories: int = 50
-    min_rows: int = 1
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> ValidationSettings:
-        """Return settings from `monitoring.validation`, rejecting unknown keys."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"monitoring.validation has unknown setting(s) {unknown}; "
-                f"known: {sorted(cls.__dataclass_fields__)}"
-            )
-        settings = cls(**params)
-        if not 0 < settings.range_mostly <= 1:
-            raise ValueError(
-                f"monitoring.validation.range_mostly must be in (0, 1]; got {settings.range_mostly}"
-            )
-        return settings
-
-
 def dtype_family(dtype: Any) -> str:
     """Return integer, float, boolean, datetime or text for a pandas dtype."""
     if pd.api.types.is_bool_dtype(dtype):
@@ -108,7 +80,7 @@ def derive_expectation_suite(
     reference: pd.DataFrame,
     numeric: list[str],
     categorical: list[str],
-    settings: ValidationSettings | Mapping[str, Any] | None = None,
+    settings: DataValidationSettings,
     *,
     unique_columns: list[str] | None = None,
     optional_columns: list[str] | None = None,
@@ -121,11 +93,7 @@ def derive_expectation_suite(
     `optional_columns` (the label) are checked when a batch has them and not required otherwise:
     an unlabelled batch is valid.
     """
-    s = (
-        settings
-        if isinstance(settings, ValidationSettings)
-        else ValidationSettings.from_params(settings)
-    )
+    s = settings
     if reference.empty:
         raise ValueError("cannot derive expectations from an empty reference data set")
     n_rows = len(reference)
@@ -221,7 +189,7 @@ def derive_expectation_suite(
         "expectations": expectations,
         "meta": {
             "derived_from_rows": n_rows,
-            "settings": asdict(s),
+            "settings": s.model_dump(),
             "optional_columns": [str(c) for c in optional_columns or []],
         },
         "notes": "Derived automatically from the reference (training) data by the monitoring "
@@ -243,7 +211,7 @@ def _text_as_object(batch: pd.DataFrame) -> pd.DataFrame:
     return converted
 
 
-def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, Any]:
+def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> ValidationResult:
     """Return the validation of `batch` against the suite: level and every failed expectation."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -252,9 +220,9 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
     expected, skipped = applicable_expectations(batch, suite)
     try:
         gx_suite = gx.ExpectationSuite(
-            name=suite.get("name", "reference_batch"),
+            name=suite["name"],
             expectations=[dict(e) for e in expected],
-            meta=suite.get("meta"),
+            meta=suite["meta"],
         )
     except Exception as error:
         raise ValueError(
@@ -286,24 +254,24 @@ def validate_batch(batch: pd.DataFrame, suite: Mapping[str, Any]) -> dict[str, A
         if not r.success
     ]
     level = worst_level(f["level"] for f in failures)
-    return {
-        "level": level,
-        "skipped": skipped,
-        "success": not failures,
-        "suite_name": gx_suite.name,
-        "evaluated_expectations": len(result.results),
-        "failed_expectations": len(failures),
-        "failed_columns": sorted({f["column"] for f in failures if f["column"]}),
-        "failures": failures,
-        "n_rows": len(batch),
-        "summary": (
+    return ValidationResult(
+        level=level,
+        skipped=skipped,
+        success=not failures,
+        suite_name=gx_suite.name,
+        evaluated_expectations=len(result.results),
+        failed_expectations=len(failures),
+        failed_columns=sorted({f["column"] for f in failures if f["column"]}),
+        failures=failures,
+        n_rows=len(batch),
+        summary=(
             f"{len(failures)} of {len(result.results)} expectations failed: "
             + "; ".join(f["message"] for f in failures[:3])
             + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
             if failures
             else f"all {len(result.results)} expectations passed"
         ),
-    }
+    )
 
 
 def applicable_expectations(
@@ -315,9 +283,9 @@ def applicable_expectations(
     expectations are skipped. A batch below the suite's `min_rows` keeps only the structural
     expectations: its row count fails with "too few rows to judge".
     """
-    meta = suite.get("meta") or {}
-    absent = [c for c in meta.get("optional_columns") or [] if c not in batch.columns]
-    min_rows = int((meta.get("settings") or {}).get("min_rows", 1))
+    meta = suite_meta(suite)
+    absent = [c for c in meta["optional_columns"] if c not in batch.columns]
+    min_rows = int(meta["settings"]["min_rows"])
     too_few = len(batch) < min_rows
     skipped = []
     if absent:
@@ -328,7 +296,8 @@ def applicable_expectations(
             "(monitoring.validation.min_rows); only the columns and dtypes were checked"
         )
     kept = []
-    for expectation in suite.get("expectations", []):
+    for expectation in suite["expectations"]:
+        # GX's own form: an expectation may omit kwargs (GX then refuses it, naming why).
         kind, kwargs = expectation["type"], dict(expectation.get("kwargs") or {})
         if kwargs.get("column") in absent:
             continue
@@ -338,6 +307,19 @@ def applicable_expectations(
             kwargs["column_set"] = [c for c in kwargs["column_set"] if c not in absent]
         kept.append({**expectation, "kwargs": kwargs})
     return kept, skipped
+
+
+def suite_meta(suite: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the suite's `meta` written by derive_expectation_suite; a ValueError names a gap."""
+    missing = [key for key in ("name", "expectations", "meta") if key not in suite]
+    meta = suite.get("meta") if isinstance(suite.get("meta"), Mapping) else {}
+    missing += [f"meta.{key}" for key in ("optional_columns", "settings") if key not in meta]
+    if missing:
+        raise ValueError(
+            f"the expectation suite lacks {missing}: it was not derived by this pipeline's "
+            "derive_reference_expectations (regenerate the suite)"
+        )
+    return meta
 
 
 def _describe_failure(
