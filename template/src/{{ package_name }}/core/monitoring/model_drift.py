@@ -96,7 +96,7 @@ def compute_model_drift(
 
     `baseline` is the evaluation pipeline's `evaluation_metrics` (its `threshold` included).
     """
-    from ...scoring import predict_scores
+    from ..scoring import predict_scores
 
     settings = section(ModelDriftSettings, settings, "monitoring.model_drift")
     min_rows = settings.min_labelled_rows

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ...core.features import Features, feature_spec
 from ...core.metrics import classification_metrics
-from ...scoring import predict_scores
+from ...core.scoring import predict_scores
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

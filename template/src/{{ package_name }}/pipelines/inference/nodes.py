@@ -17,7 +17,7 @@ import pandas as pd
 
 from ...core.features import Features, feature_spec, trained_columns
 from ...core.parameters import FeatureSpec, InferenceSettings, section
-from ...scoring import predict_scores
+from ...core.scoring import predict_scores
 
 logger = logging.getLogger(__name__)
 

@@ -111,7 +111,7 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     The model is the registry's champion (or, without one, the newest trained model: the
     section says so). Its scores on the batch are compared with its scores on the test set.
     """
-    from ...scoring import predict_scores
+    from ...core.scoring import predict_scores
 
     model = monitored_model.model
     result = model_drift.compute_model_drift(
