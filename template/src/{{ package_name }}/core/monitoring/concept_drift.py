@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..features import model_columns
+from ..features import Features, feature_spec
 from ..parameters import AttributionDriftSettings, ConceptDriftSettings, section
 from .results import ConceptDrift, DataDrift, ModelDrift
 from .severity import issue, worst_level
@@ -140,7 +140,7 @@ def compute_concept_drift(
     model: Any,
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    features: Mapping[str, Any],
+    features: Features,
     *,
     data_drift: DataDrift,
     model_drift: ModelDrift,
@@ -219,7 +219,7 @@ def _attribution_checks(
     model: Any,
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    features: Mapping[str, Any],
+    features: Features,
     *,
     settings: AttributionDriftSettings,
     importance_fn: ImportanceFunction | None,
@@ -227,7 +227,8 @@ def _attribution_checks(
 ) -> dict[str, Any]:
     if importance_fn is None:
         from ..attribution import mean_abs_shap as importance_fn
-    columns = model_columns(features)
+    spec = feature_spec(features)
+    columns = list(spec.model_columns)
     size, seed = settings.sample_size, settings.random_state
     checks: dict[str, Any] = {}
     try:
@@ -241,7 +242,7 @@ def _attribution_checks(
     checks["attribution"]["message"] = (
         "deployed model: mean |SHAP| on the reference vs the current batch"
     )
-    target = features["target"]
+    target = spec.target
     labelled = (
         current.loc[current[target].notna()] if target in current.columns else current.iloc[:0]
     )

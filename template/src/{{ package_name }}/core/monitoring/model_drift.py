@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..features import model_columns
+from ..features import Features, feature_spec
 from ..metrics import classification_metrics
 from ..parameters import MetricTolerance, ModelDriftSettings, section
 from .results import ModelDrift, PredictionDrift
@@ -89,7 +89,7 @@ def compute_model_drift(
     model: Any,
     current: pd.DataFrame,
     baseline: Mapping[str, Any],
-    features: Mapping[str, Any],
+    features: Features,
     settings: ModelDriftSettings,
 ) -> ModelDrift:
     """Return the model's metrics on the labelled current batch compared with the baseline.
@@ -100,8 +100,9 @@ def compute_model_drift(
 
     settings = section(ModelDriftSettings, settings, "monitoring.model_drift")
     min_rows = settings.min_labelled_rows
-    target = features["target"]
-    columns = model_columns(features)
+    spec = feature_spec(features)
+    target = spec.target
+    columns = list(spec.model_columns)
 
     def stop(level: str, check: str, message: str) -> ModelDrift:
         return ModelDrift(

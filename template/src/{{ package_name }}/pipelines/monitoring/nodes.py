@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...core.features import model_columns
+from ...core.features import feature_spec
 from ...core.monitoring import concept_drift, model_drift
 from ...core.monitoring.data_drift import compute_data_drift
 from ...core.monitoring.drift_report import build_monitoring_report, render_html_report
@@ -52,14 +52,15 @@ def derive_reference_expectations(
     train_set: pd.DataFrame, features: dict[str, Any], validation: dict[str, Any]
 ) -> dict[str, Any]:
     """Return the GX expectation suite derived from the training data."""
+    spec = feature_spec(features)
     suite = derive_expectation_suite(
         train_set,
-        numeric=list(features["numeric"] or []),
-        categorical=list(features["categorical"] or []),
+        numeric=list(spec.numeric),
+        categorical=list(spec.categorical),
         settings=_validation(validation),
-        unique_columns=[features["id_column"]] if features["id_column"] else [],
+        unique_columns=[spec.id_column] if spec.id_column else [],
         # Labels are optional in a batch: present, they are checked; absent, the batch is valid.
-        optional_columns=[features["target"]],
+        optional_columns=[spec.target],
         name="train_set",
     )
     logger.info(
@@ -85,11 +86,12 @@ def detect_data_drift(
     validation: dict[str, Any],
 ) -> dict[str, Any]:
     """Return per-feature and batch-level data drift of the current batch against train_set."""
+    spec = feature_spec(features)
     result = compute_data_drift(
         train_set,
         current_set,
-        numeric=list(features["numeric"] or []),
-        categorical=list(features["categorical"] or []),
+        numeric=list(spec.numeric),
+        categorical=list(spec.categorical),
         settings=section(DataDriftSettings, drift, "monitoring.drift"),
         min_rows=_validation(validation).min_rows,
     )
@@ -114,14 +116,15 @@ def detect_model_drift(  # noqa: PLR0917 - Kedro passes node inputs by position
     from ...core.scoring import predict_scores
 
     model = monitored_model.model
+    spec = feature_spec(features)
     result = model_drift.compute_model_drift(
         model,
         current_set,
         evaluation_metrics,
-        features,
+        spec,
         section(ModelDriftSettings, model_drift_settings, "monitoring.model_drift"),
     )
-    columns = model_columns(features)
+    columns = list(spec.model_columns)
     drift = compute_prediction_drift(
         predict_scores(model, test_set, columns),
         predict_scores(model, current_set, columns),
@@ -146,7 +149,7 @@ def detect_concept_drift(  # noqa: PLR0917 - Kedro passes node inputs by positio
         monitored_model.model,
         train_set,
         current_set,
-        features,
+        feature_spec(features),
         data_drift=DataDrift.from_dict(data_drift),
         model_drift=ModelDrift.from_dict(model_drift),
         settings=section(ConceptDriftSettings, concept_drift_settings, "monitoring.concept_drift"),
