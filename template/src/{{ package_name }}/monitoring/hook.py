@@ -21,22 +21,14 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from ..core.monitoring.verdict_exit import MonitoringVerdictExit
+
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
 
 VERDICT_OUTPUT = "monitoring_verdict"
-
-
-class MonitoringVerdictExit(SystemExit):
-    """Ends a run whose verdict reached the exit level; its text is the verdict summary."""
-
-    def __init__(self, status: int, summary: str) -> None:
-        super().__init__(status)
-        self.summary = summary
-
-    def __str__(self) -> str:
-        return self.summary
+__all__ = ["MonitoringAlertHook", "MonitoringVerdictExit"]
 
 
 class MonitoringAlertHook:

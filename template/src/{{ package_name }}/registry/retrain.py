@@ -108,7 +108,7 @@ class Retrain:
 
     def _run(self, pipeline: str, load_versions: dict[str, str] | None = None) -> tuple[str, Any]:
         """Run `pipeline` in a new session; return (its save version, the error it raised)."""
-        from ..monitoring.hook import MonitoringVerdictExit
+        from ..core.monitoring.verdict_exit import MonitoringVerdictExit
 
         with self._session() as session:
             save_version = session.session_id
@@ -218,7 +218,9 @@ class Retrain:
             if error is not None:
                 raise error from None  # monitoring itself broke: not a verdict
             raise
-        level = str(report["level"])
+        from ..core.monitoring.results import MonitoringReport
+
+        level = MonitoringReport.from_dict(report).level
         run_id = self._find_run(save_version)
         logger.info("monitoring of the newest batch: %s (MLflow run %s)", level, run_id)
         return level, run_id
