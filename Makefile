@@ -54,8 +54,8 @@ DEMO_PYCACHE ?= build/demo-pycache
 $(DEMO_PHASES): export PYTHONPYCACHEPREFIX = $(abspath $(DEMO_PYCACHE))
 # tests/test.env's PYTHONDONTWRITEBYTECODE (exported above) is for the tests: with it, each of the
 # demo's Python processes (run, monitor, retrain, score, models) compiled every module it imported
-# again, up to ~15 s CPU each. A user's
-# own setting (from the environment) is left alone; Python ignores the variable when it is empty.
+# again, up to ~15 s CPU each. A user's own setting (from the environment) is left alone; Python
+# ignores the variable when it is empty.
 ifeq ($(origin PYTHONDONTWRITEBYTECODE),file)
 $(DEMO_PHASES): export PYTHONDONTWRITEBYTECODE =
 endif
@@ -63,6 +63,7 @@ endif
 # with the MLflow writer thread beside them they busy-wait on 2 cores (a warm `make run` took
 # 92 s wall / 44 s CPU with 2 threads against 15 s / 15 s with one, at load 3-6).
 $(DEMO_PHASES): export OMP_NUM_THREADS ?= 1
+
 demo-render:
 	rm -rf $(DEMO_DIR)
 	$(BIN)/copier copy --trust --defaults --vcs-ref HEAD -d python_version=$(DEMO_PYTHON_VERSION) . $(DEMO_DIR)
