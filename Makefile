@@ -51,18 +51,19 @@ demo: install  ## render with defaults into build/demo, install it in a fresh ve
 # instead of compiling ~4,000 modules again (~30 s CPU across run and monitor). Stale entries are
 # recompiled as usual; `make clean` removes them.
 DEMO_PYCACHE ?= build/demo-pycache
-$(DEMO_PHASES): export PYTHONPYCACHEPREFIX = $(abspath $(DEMO_PYCACHE))
+demo $(DEMO_PHASES): export PYTHONPYCACHEPREFIX = $(abspath $(DEMO_PYCACHE))
 # tests/test.env's PYTHONDONTWRITEBYTECODE (exported above) is for the tests: with it, each of the
 # demo's Python processes (run, monitor, retrain, score, models) compiled every module it imported
 # again, up to ~15 s CPU each. A user's own setting (from the environment) is left alone; Python
-# ignores the variable when it is empty.
+# ignores the variable when it is empty. `demo` too: its phases run in sub-makes, which would
+# otherwise see the value in their environment, as if a user had set it.
 ifeq ($(origin PYTHONDONTWRITEBYTECODE),file)
-$(DEMO_PHASES): export PYTHONDONTWRITEBYTECODE =
+demo $(DEMO_PHASES): export PYTHONDONTWRITEBYTECODE =
 endif
 # 5,000 rows: OpenMP threads in HistGradientBoosting cost more than they save at this size, and
 # with the MLflow writer thread beside them they busy-wait on 2 cores (a warm `make run` took
 # 92 s wall / 44 s CPU with 2 threads against 15 s / 15 s with one, at load 3-6).
-$(DEMO_PHASES): export OMP_NUM_THREADS ?= 1
+demo $(DEMO_PHASES): export OMP_NUM_THREADS ?= 1
 
 demo-render:
 	rm -rf $(DEMO_DIR)
