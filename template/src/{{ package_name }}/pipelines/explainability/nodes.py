@@ -15,6 +15,7 @@ import pandas as pd
 
 from ...core.attribution import Attribution, explain, sample_rows
 from ...core.bias import TOO_SMALL, fairness_report
+from ...core.features import feature_spec
 from ...core.parameters import ExplainabilitySettings, section
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def explain_model(
     params: dict[str, Any],
 ) -> Attribution:
     """Return SHAP attributions of the model on a seeded, target-stratified test-set sample."""
-    target = features.get("target")
+    target = feature_spec(features).target
     settings = section(ExplainabilitySettings, params, "explainability")
     sample, used_all_rows = sample_rows(
         test_set,
@@ -163,7 +164,8 @@ def compute_bias_metrics(
     ``y_true``, ``y_score``), so the model is not run twice over a large test set; the groups
     come from the test set, row for row.
     """
-    attribute = features.get("sensitive_attribute")
+    spec = feature_spec(features)
+    attribute = spec.sensitive_attribute
     if not attribute:
         logger.info("No features.sensitive_attribute configured: bias metrics skipped.")
         return {"sensitive_attribute": None, "skipped": "no sensitive attribute configured"}
@@ -172,7 +174,7 @@ def compute_bias_metrics(
             f"Sensitive attribute '{attribute}' (features.sensitive_attribute) is not a column "
             f"of the test set. Available columns: {sorted(map(str, test_set.columns))}"
         )
-    _check_rows_line_up(test_predictions, test_set, features["id_column"])
+    _check_rows_line_up(test_predictions, test_set, spec.id_column)
     # A leftover explainability.bias.decision_threshold is refused, naming evaluation.threshold.
     bias = section(ExplainabilitySettings, params, "explainability").bias
     threshold = float(evaluation["threshold"])
