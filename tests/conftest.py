@@ -251,6 +251,26 @@ def run_in(
     return result
 
 
+# The rendered suite runs each feature-spec test for three specs (template/tests/conftest.py):
+# the configured one and two derived from it, `numeric_only` and `many_features`. The default
+# render's suite (test_e2e) runs all three. The other renders whose suite runs (the bare skeleton,
+# the updated project, bring-your-own-data) differ from the default render in what the project is
+# made of (no example pipeline, the update's merged files, the user's `features`), never in the
+# node and core code the derived specs exercise (byte-identical): there every test runs once,
+# against the render's own `features`, and the derived specs are deselected (not skipped).
+DERIVED_SPECS = ("numeric_only", "many_features")
+CONFIGURED_SPEC_ONLY = ("-k", " and ".join(f"not {spec}" for spec in DERIVED_SPECS))
+
+
+def assert_suite_passed(result: subprocess.CompletedProcess[str], *, derived: bool) -> None:
+    """Assert a rendered suite's summary: passed, nothing failed or skipped; when `derived` is
+    False, the derived specs' tests were deselected (the -k above still matches their ids)."""
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and " failed" not in summary, summary
+    assert " skipped" not in summary, f"every role is covered by one spec: no skips ({summary})"
+    assert (" deselected" in summary) is not derived, summary
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip outside CI; in CI a missing service is a failure, never a silent skip."""
     if IN_CI:
