@@ -2,9 +2,10 @@
 
 CPU (user + system of the test process and of every child process it waited for) varies far
 less with the machine's load than wall time, so it is the figure to compare on a shared machine.
-Load it with `-p cpu_durations` (this folder on PYTHONPATH); `--cpu-durations=N` prints the N
-slowest phases (default 30), and `CPU_DURATIONS_FILE=path` also writes every phase as TSV
-(CPU seconds, wall seconds, phase, node id). Under xdist each worker measures its own tests.
+tests/conftest.py loads it; `--cpu-durations=N` prints the N slowest phases (one process; under
+xdist the workers measure and nothing is printed), and `CPU_DURATIONS_FILE=path` writes every
+phase as TSV (CPU seconds, wall seconds, phase, node id; `path.gw0` ... per xdist worker).
+scripts/ci/durations.py sums those files (.ci/run prints the slowest tests with it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _cpu() -> float:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--cpu-durations", type=int, default=30, help="print the N slowest phases by CPU"
+        "--cpu-durations", type=int, default=0, help="print the N slowest phases by CPU"
     )
 
 
