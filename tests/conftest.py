@@ -376,13 +376,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class SpreadScheduling(LoadScopeScheduling):
+        ordered = False  # whether the work queue is in longest-first order yet
+
         def _split_scope(self, nodeid: str) -> str:
             module = Path(nodeid.split("::", 1)[0]).stem
             return nodeid if module in SPREAD_MODULES else super()._split_scope(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
             # The first assignment comes once the queue holds every scope: order it then.
-            if not getattr(self, "ordered", False):
+            if not self.ordered:
                 for scope in longest_first(self.workqueue, expected_seconds()):
                     self.workqueue.move_to_end(scope)
                 self.ordered = True
