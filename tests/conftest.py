@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ import copier
 import jinja2
 import pytest
 import yaml
+
+# CPU seconds per test phase (--cpu-durations=N, CPU_DURATIONS_FILE): tests/cpu_durations.py.
+pytest_plugins = ("cpu_durations",)
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -55,6 +59,23 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
 sys.pycache_prefix = str(PYCACHE_PREFIX)
 sys.dont_write_bytecode = False
+
+
+# One id per test run, shared by the controller and its xdist workers (they inherit the
+# environment): resources built once per run, such as the project's Docker image, are named by it.
+TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:12])
+TEST_IMAGE = f"churn-prediction-test:{TEST_RUN_ID}"
+TEST_IMAGE_LOCK = Path(tempfile.gettempdir()) / f"churn-prediction-test-{TEST_RUN_ID}.lock"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's Docker image (test_docker builds it once for every worker)."""
+    if hasattr(config, "workerinput") or not TEST_IMAGE_LOCK.exists():
+        return
+    if shutil.which("docker"):
+        subprocess.run(["docker", "image", "rm", "-f", TEST_IMAGE], capture_output=True,
+                       timeout=300, check=False)  # fmt: skip
+    TEST_IMAGE_LOCK.unlink(missing_ok=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -251,6 +272,26 @@ def run_in(
     return result
 
 
+# The rendered suite runs each feature-spec test for three specs (template/tests/conftest.py):
+# the configured one and two derived from it, `numeric_only` and `many_features`. The default
+# render's suite (test_e2e) runs all three. The other renders whose suite runs (the bare skeleton,
+# the updated project, bring-your-own-data) differ from the default render in what the project is
+# made of (no example pipeline, the update's merged files, the user's `features`), never in the
+# node and core code the derived specs exercise (byte-identical): there every test runs once,
+# against the render's own `features`, and the derived specs are deselected (not skipped).
+DERIVED_SPECS = ("numeric_only", "many_features")
+CONFIGURED_SPEC_ONLY = ("-k", " and ".join(f"not {spec}" for spec in DERIVED_SPECS))
+
+
+def assert_suite_passed(result: subprocess.CompletedProcess[str], *, derived: bool) -> None:
+    """Assert a rendered suite's summary: passed, nothing failed or skipped; when `derived` is
+    False, the derived specs' tests were deselected (the -k above still matches their ids)."""
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and " failed" not in summary, summary
+    assert " skipped" not in summary, f"every role is covered by one spec: no skips ({summary})"
+    assert (" deselected" in summary) is not derived, summary
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip outside CI; in CI a missing service is a failure, never a silent skip."""
     if IN_CI:
@@ -299,16 +340,54 @@ SPREAD_MODULES = frozenset(
 )
 
 
+# Expected seconds per test (tests/durations.tsv, from an earlier CI run): the work queue starts
+# with the longest scopes, so that neither worker is left with a long test when the other is done
+# (longest-first is what keeps the critical path short with two workers).
+DURATIONS_FILE = TEMPLATE_ROOT / "tests" / "durations.tsv"
+DEFAULT_SECONDS = 3.0
+
+
+def expected_seconds(path: Path = DURATIONS_FILE) -> dict[str, float]:
+    """Return {node id or module path: seconds} from `path` (empty when it is missing)."""
+    if not path.exists():
+        return {}
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
+    return {row[1]: float(row[0]) for row in rows if len(row) == 2 and not row[0].startswith("#")}
+
+
+def longest_first(
+    workqueue: Mapping[str, Mapping[str, bool]], seconds: Mapping[str, float]
+) -> list[str]:
+    """Return the scopes of `workqueue` ordered by their expected seconds, longest first."""
+
+    def cost(scope: str) -> float:
+        tests = sum(seconds.get(nodeid, DEFAULT_SECONDS) for nodeid in workqueue[scope])
+        return tests + seconds.get(scope, 0.0)  # a module's own set-up, when listed
+
+    return sorted(workqueue, key=cost, reverse=True)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Return loadscope scheduling whose scope is the test itself in SPREAD_MODULES."""
+    """Return loadscope scheduling whose scope is the test itself in SPREAD_MODULES, with the
+    longest scopes first."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SpreadScheduling(LoadScopeScheduling):
+        ordered = False  # whether the work queue is in longest-first order yet
+
         def _split_scope(self, nodeid: str) -> str:
             module = Path(nodeid.split("::", 1)[0]).stem
             return nodeid if module in SPREAD_MODULES else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The first assignment comes once the queue holds every scope: order it then.
+            if not self.ordered:
+                for scope in longest_first(self.workqueue, expected_seconds()):
+                    self.workqueue.move_to_end(scope)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return SpreadScheduling(config, log)

@@ -8,6 +8,7 @@ Containers run with `--network none` and a temporary folder mounted where SageMa
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import re
@@ -15,11 +16,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, TEMPLATE_ROOT, skip_or_fail
+from conftest import IN_CI, TEMPLATE_ROOT, TEST_IMAGE, TEST_IMAGE_LOCK, skip_or_fail
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -42,7 +42,7 @@ def docker(
     return result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def docker_engine() -> None:
     if shutil.which("docker") is None:
         skip_or_fail("no docker CLI (scripts/ci/start_dockerd.sh installs docker.io)")
@@ -50,11 +50,25 @@ def docker_engine() -> None:
         skip_or_fail("no Docker engine answers (run scripts/ci/start_dockerd.sh)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def project_image(
     docker_engine: None, default_project: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Return the tag of the default project's image, built from its unchanged Dockerfile."""
+) -> str:
+    """Return the tag of the default project's image, built from its unchanged Dockerfile.
+
+    Built once per test run: this module and test_sagemaker_pipeline use the same image, and
+    under xdist the worker that asks first builds it while the other waits on the lock. The
+    run's controller removes it at the end (conftest.pytest_unconfigure).
+    """
+    with open(TEST_IMAGE_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if docker("image", "inspect", TEST_IMAGE, check=False).returncode != 0:
+            build_project_image(default_project, tmp_path_factory)
+    return TEST_IMAGE
+
+
+def build_project_image(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build TEST_IMAGE from a copy of `default_project` (on the python-slim stand-in)."""
     answers = (default_project / ".copier-answers.yml").read_text()
     python_version = re.search(r"python_version: '?([0-9.]+)", answers).group(1)
     base = f"python:{python_version}-slim"
@@ -69,12 +83,9 @@ def project_image(
     # A copy, so the build context is exactly the rendered tree and the shared render stays clean.
     context = tmp_path_factory.mktemp("image") / default_project.name
     shutil.copytree(default_project, context, symlinks=True)
-    tag = f"churn-prediction-test:{int(time.time())}"
     started = time.monotonic()
-    docker("build", "--network", "host", "-t", tag, str(context), timeout=1800)
+    docker("build", "--network", "host", "-t", TEST_IMAGE, str(context), timeout=1800)
     print(f"image build: {time.monotonic() - started:.0f} s")
-    yield tag
-    docker("image", "rm", "-f", tag, check=False)
 
 
 def metric_regexes(project: Path) -> list[dict[str, str]]:
