@@ -213,6 +213,24 @@ def _decide(row: dict[str, Any], t: DataDriftSettings) -> None:
     )
 
 
+def _untested_row(column: str, kind: str, reason: str, *, drifted: bool) -> dict[str, Any]:
+    """Return the row of a feature no test compared: failed (unusable) or ok (too few rows)."""
+    return {
+        "feature": column,
+        "kind": kind,
+        "test": None,
+        "statistic": None,
+        "p_value": None,
+        "p_value_adjusted": None,
+        "drift_score": None,
+        "drifted": drifted,
+        "level": "fail" if drifted else "ok",
+        "reasons": [reason],
+        "flags": [],
+        "histogram": None,
+    }
+
+
 def compute_data_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -270,40 +288,14 @@ def compute_data_drift(
         else:
             _decide(row, t)
         findings.extend(_value_findings(row))
-    for column, reason in unusable.items():
-        rows.append(
-            {
-                "feature": column,
-                "kind": kinds[column],
-                "test": None,
-                "statistic": None,
-                "p_value": None,
-                "p_value_adjusted": None,
-                "drift_score": None,
-                "drifted": True,
-                "level": "fail",
-                "reasons": [reason],
-                "flags": [],
-                "histogram": None,
-            }
-        )
+    rows.extend(
+        _untested_row(column, kinds[column], reason, drifted=True)
+        for column, reason in unusable.items()
+    )
     if too_few:
         rows.extend(
-            {
-                "feature": column,
-                "kind": kinds[column],
-                "test": None,
-                "statistic": None,
-                "p_value": None,
-                "p_value_adjusted": None,
-                "drift_score": None,
-                "drifted": False,
-                "level": "ok",
-                "reasons": [too_few_reason],
-                "flags": [],
-                "histogram": None,
-            }
-            for column in kinds
+            _untested_row(column, kind, too_few_reason, drifted=False)
+            for column, kind in kinds.items()
             if column not in unusable
         )
     for row in rows:
