@@ -17,7 +17,7 @@ from .. import __version__ as project_version
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
-from .recorder import RunRecorder, TrackedRun
+from .recorder import RunRecorder, TrackedRun, WriterProcess
 from .records import (
     MAX_KEY,
     safe_name,
@@ -72,11 +72,11 @@ class MlflowTrackingHook:
     Later hooks read the run through `tracked_run` (after this hook's after_pipeline_run: listed
     before this hook in settings.HOOKS, which run last-in-first-out) or `wait_for_run_id()`.
 
-    MLflow is written to by one background thread, in the order of the hook calls, from the
-    moment the pipeline starts: importing MLflow and talking to its store then overlap with the
-    nodes (which spend much of their time in native code) instead of slowing Kedro's start-up,
-    whose imports would contend with MLflow's for the GIL and the import locks. The run waits for
-    that thread to finish before it ends.
+    MLflow is written to by a child process (recorder.WriterProcess, started when the session's
+    context is created), in the order of the hook calls: importing MLflow and talking to its store
+    happen on another core, without the run's GIL, while Kedro loads the pipelines and the nodes
+    run. The run waits for that process to write everything before it ends; this process never
+    imports MLflow for tracking.
     """
 
     def __init__(self) -> None:
@@ -88,6 +88,7 @@ class MlflowTrackingHook:
         self._print_metric_lines = False
         self._previous_sigterm: Any = None
         self._tracked_run: TrackedRun | None = None
+        self._writer: WriterProcess | None = None
 
     # ----- the run, for later hooks ---------------------------------------------------------------
     @property
@@ -103,10 +104,13 @@ class MlflowTrackingHook:
     # ----- Kedro hook specifications --------------------------------------------------------------
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Read tracking.yml of the session's environment."""
+        """Read tracking.yml of the session's environment; start the MLflow writer process."""
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
         self._print_metric_lines = metric_lines_wanted()
+        if self._config.enabled and self._writer is None:
+            # Now, before Kedro loads the pipelines: the writer imports MLflow meanwhile.
+            self._writer = WriterProcess(self._config.store_uri(Path(context.project_path)))
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
@@ -124,7 +128,10 @@ class MlflowTrackingHook:
         self._tracked_run = None
         _STOP_REQUESTED.clear()
         self._handle_sigterm()
+        writer, self._writer = self._writer, None
         if not self._config.enabled or self._context is None:
+            if writer is not None:
+                writer.discard()
             logger.info("Experiment tracking is disabled: metrics are printed, not recorded.")
             return
         context = self._context
@@ -156,12 +163,7 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
-        # MLflow is imported here, in the main thread, before the writer thread uses it: two
-        # threads importing MLflow's protobuf modules at once can leave one half-built ("Couldn't
-        # build proto file into descriptor pool"), e.g. a node loading the registry's champion.
-        import mlflow  # noqa: F401
-
-        self._run = RunRecorder(self._config, Path(context.project_path), catalog)
+        self._run = RunRecorder(self._config, Path(context.project_path), catalog, writer)
         self._run.open(save_version, tags, context.params, description)
 
     @hook_impl
@@ -201,13 +203,13 @@ class MlflowTrackingHook:
         if run is None:
             return
         if failure is not None:
-            # `from None`: the original error may quote the URI with its credentials.
+            # `failure` is the writer's text of the error, credentials redacted.
             raise RuntimeError(
                 f"The pipeline ran, but could not be recorded in MLflow at "
-                f"{redact(run.tracking_uri)}: {redact(f'{type(failure).__name__}: {failure}')}\n"
+                f"{redact(run.tracking_uri)}: {redact(failure)}\n"
                 "Start that tracking server, correct tracking_uri (conf/<env>/tracking.yml) or "
                 "MLFLOW_TRACKING_URI, or run without tracking: KEDRO_TRACKING_ENABLED=false"
-            ) from None
+            )
         self._tracked_run = run.tracked_run("FINISHED")
 
     @hook_impl
