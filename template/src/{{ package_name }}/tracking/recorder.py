@@ -267,11 +267,11 @@ class RunRecorder:
         self._opened.set()
 
 
-def _relog(name: str, level: int, message: str) -> None:
+def _relog(name: str, level: int, message: str, path: str, line: int) -> None:
     """Log a record of the writer process through this process's logging set-up."""
     target = logging.getLogger(name)
     if target.isEnabledFor(level):
-        target.handle(target.makeRecord(name, level, "(mlflow writer)", 0, message, None, None))
+        target.handle(target.makeRecord(name, level, path, line, message, None, None))
 
 
 def _saved_location(dataset: Any) -> tuple[Any, str] | None:

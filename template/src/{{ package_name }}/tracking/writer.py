@@ -7,8 +7,8 @@ GIL. The parent feeds it over a pipe and it answers over another (see `send`/`re
 
 - parent -> child: `("setup", config, project_path)`, then `(seq, action, arguments)` requests
   in the order of the hook calls. End of file means the parent is done, or gone.
-- child -> parent: `("log", logger, level, message)` for each log record, `("state", seq,
-  run_id, skipped, failure)` after each request, `("done",)` once everything is applied.
+- child -> parent: `("log", logger, level, message, path, line)` for each log record,
+  `("state", seq, run_id, skipped, failure)` after each request, `("done",)` at the end.
 
 When the parent's end of the pipe closes before a `close` request (the run's process was
 killed, even with SIGKILL), the child ends the run KILLED itself: a run is never left RUNNING.
@@ -261,7 +261,11 @@ class _ForwardToParent(logging.Handler):
         self.stream = stream
 
     def emit(self, record: logging.LogRecord) -> None:
-        _tell(self.stream, ("log", record.name, record.levelno, redact(record.getMessage())))
+        message = redact(record.getMessage())
+        _tell(
+            self.stream,
+            ("log", record.name, record.levelno, message, record.pathname, record.lineno),
+        )
 
 
 def _tell(stream: IO[bytes], message: Any) -> None:
