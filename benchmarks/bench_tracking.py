@@ -87,7 +87,7 @@ def main() -> None:
             print(f"median {label} with tracking:    {on:.2f} s  ({_listed(values[True])})")
             print(f"median {label} without tracking: {off:.2f} s  ({_listed(values[False])})")
             print(f"tracking overhead ({label}):      {on - off:+.2f} s ({(on - off) / off:+.1%})")
-        print("goal (issue 17): wall overhead <= 1 s; the CPU overhead is mostly the writer process")
+        print("goal (issue 17): wall overhead <= 1 s (the CPU overhead is mostly the writer's)")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
