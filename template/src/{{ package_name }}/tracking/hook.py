@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from .records import (
     MAX_KEY,
     safe_name,
 )
+from .writer import preload
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -89,6 +90,7 @@ class MlflowTrackingHook:
         self._previous_sigterm: Any = None
         self._tracked_run: TrackedRun | None = None
         self._writer: WriterProcess | None = None
+        self._ended_run: RunRecorder | None = None  # its writer process serves `run_in_writer`
 
     # ----- the run, for later hooks ---------------------------------------------------------------
     @property
@@ -100,6 +102,28 @@ class MlflowTrackingHook:
         """Return the id of the MLflow run in progress once it is open (None: untracked/failed)."""
         run = self._run
         return run.wait_opened(timeout) if run is not None else None
+
+    def run_in_writer(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """Return `function(**kwargs)`, run in the writer process of the run that just ended.
+
+        For hooks after this one (the model registry): the writer process has MLflow imported
+        already, so the run's process need not import it. `function` is a module-level function
+        whose arguments and result pickle; without a writer process it runs here.
+        """
+        run = self._ended_run
+        return run.call(function, **kwargs) if run is not None else function(**kwargs)
+
+    def preload_in_writer(self, *modules: str) -> None:
+        """Have the writer process import `modules` while the nodes run (for `run_in_writer`)."""
+        run = self._run
+        if run is not None:
+            run.call_soon(preload, modules=modules)
+
+    def release_writer(self) -> None:
+        """Let the writer process of the run that just ended exit (the last hook is done)."""
+        run, self._ended_run = self._ended_run, None
+        if run is not None:
+            run.release()
 
     # ----- Kedro hook specifications --------------------------------------------------------------
     @hook_impl
@@ -124,7 +148,11 @@ class MlflowTrackingHook:
         """Open the MLflow run with the run's parameters and provenance tags."""
         if self._run is not None:  # a previous session in this process never reached its end
             self._run.finish("KILLED")
+            self._run.release()
             self._run = None
+        if self._ended_run is not None:
+            self._ended_run.release()
+            self._ended_run = None
         self._tracked_run = None
         _STOP_REQUESTED.clear()
         self._handle_sigterm()
@@ -192,6 +220,7 @@ class MlflowTrackingHook:
             try:
                 if run is not None:
                     run.finish("KILLED")
+                    run.release()
                     self._tracked_run = run.tracked_run("KILLED")
             finally:
                 self._restore_sigterm()
@@ -203,6 +232,7 @@ class MlflowTrackingHook:
         if run is None:
             return
         if failure is not None:
+            run.release()
             # `failure` is the writer's text of the error, credentials redacted.
             raise RuntimeError(
                 f"The pipeline ran, but could not be recorded in MLflow at "
@@ -210,6 +240,7 @@ class MlflowTrackingHook:
                 "Start that tracking server, correct tracking_uri (conf/<env>/tracking.yml) or "
                 "MLFLOW_TRACKING_URI, or run without tracking: KEDRO_TRACKING_ENABLED=false"
             )
+        self._ended_run = run
         self._tracked_run = run.tracked_run("FINISHED")
 
     @hook_impl
@@ -219,6 +250,7 @@ class MlflowTrackingHook:
         try:
             if run is not None:
                 run.finish("FAILED", error=error)
+                run.release()
                 self._tracked_run = run.tracked_run("FAILED")
         finally:
             self._restore_sigterm()

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.io import AbstractVersionedDataset
 
 from .config import TrackingConfig, redact
-from .writer import CLOSE, FILES, METRICS, OPEN, RunWriter, encode, receive
+from .writer import CALL, CLOSE, FILES, METRICS, OPEN, RunWriter, encode, receive
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -114,8 +114,10 @@ class RunRecorder:
         self._skipped: tuple[str, ...] = ()
         self._requests: list[tuple[int, str, tuple]] = []
         self._unsent: list[tuple[int, str, tuple]] = []  # could not be pickled: written here
-        self._applied = -1  # the last request the writer process confirmed
-        self._completed = False  # the writer process applied everything, `close` included
+        self._applied = -1  # the last record request the writer process confirmed
+        self._results: dict[int, tuple[bool, Any] | None] = {}  # answers to `call` requests
+        self._changed = threading.Condition()
+        self._released = False
         self._request_lock = threading.Lock()
         self._finish_lock = threading.Lock()
         self._finished = False
@@ -155,14 +157,23 @@ class RunRecorder:
         if location is not None:
             self._request(FILES, (dataset_name, *location))
 
-    def _request(self, action: str, arguments: tuple) -> None:
+    def _request(self, action: str, arguments: tuple) -> int:
         with self._request_lock:
             request = (len(self._requests), action, arguments)
             self._requests.append(request)
             self._outbox.put(request)
+            return request[0]
+
+    def _wait_until(self, condition: Callable[[], bool]) -> None:
+        with self._changed:
+            while not condition() and not self._ended.is_set():
+                self._changed.wait(timeout=1.0)
 
     def finish(self, status: str, error: BaseException | None = None) -> str | None:
-        """End the run with `status`, wait until all is written, return why it could not open."""
+        """End the run with `status`, wait until all is written, return why it could not open.
+
+        The writer process stays for `call` until `release` (at the latest at exit).
+        """
         with self._finish_lock:
             if self._finished:
                 return self.failure
@@ -174,25 +185,59 @@ class RunRecorder:
                 redact(f"{type(error).__name__}: {error}"),
                 redact("".join(traceback.format_exception(error))),
             )
-        self._request(CLOSE, (status, error_text))
-        self._outbox.put(None)  # then the pipe closes: the writer applies all and ends
+        close = self._request(CLOSE, (status, error_text))
         try:
-            self._ended.wait()
+            self._wait_until(lambda: self._applied >= close)
         except BaseException:  # SIGTERM or Ctrl+C while flushing: the close is queued already
-            self._ended.wait(timeout=FLUSH_TIMEOUT)
+            self.release(timeout=FLUSH_TIMEOUT)
             raise
-        if not self._completed:
+        if self._applied < close:
             self._write_the_rest()
         elif self._unsent:
             self._write_here(self._unsent)
-        try:
-            self._process.wait(timeout=FLUSH_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            logger.debug("The MLflow writer process %s is still ending", self._process.pid)
+        atexit.register(self.release)
         return self.failure
 
     def _at_exit(self) -> None:
         self.finish("KILLED")
+        self.release()
+
+    def call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """Return `function(**kwargs)`, run in the writer process, where MLflow is imported.
+
+        `function` must be a module-level function of a Kedro-free module, and its arguments and
+        result picklable. If the writer process is gone (or the arguments cannot be pickled),
+        it runs in this process instead. Its exception is raised here.
+        """
+        if self._released or self._ended.is_set():
+            return function(**kwargs)
+        seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
+        self._wait_until(lambda: seq in self._results)
+        answer = self._results.pop(seq, None)
+        if answer is None:  # the writer died, or the request could not be pickled
+            return function(**kwargs)
+        ok, value = answer
+        if not ok:
+            raise value
+        return value
+
+    def call_soon(self, function: Callable[..., Any], **kwargs: Any) -> None:
+        """Run `function(**kwargs)` in the writer process without waiting (e.g. imports)."""
+        if not (self._released or self._ended.is_set()):
+            self._request(CALL, (function.__module__, function.__qualname__, kwargs))
+
+    def release(self, timeout: float | None = None) -> None:
+        """Let the writer process end (after everything sent to it) and wait for it."""
+        atexit.unregister(self.release)
+        with self._request_lock:
+            if not self._released:
+                self._released = True
+                self._outbox.put(None)  # then the pipe closes: the writer applies all and ends
+        self._ended.wait(timeout)
+        try:
+            self._process.wait(timeout=FLUSH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.debug("The MLflow writer process %s is still ending", self._process.pid)
 
     def wait_opened(self, timeout: float) -> str | None:
         """Return the run id once the writer has opened the run (None if it could not)."""
@@ -214,8 +259,13 @@ class RunRecorder:
                 try:
                     payload = encode(message)
                 except Exception as error:  # e.g. a filesystem that cannot be pickled
-                    logger.debug("Writing %s from the run's process: %s", message[1], error)
-                    self._unsent.append(message)
+                    logger.debug("Running %s in the run's process: %s", message[1], error)
+                    if message[1] == CALL:
+                        with self._changed:
+                            self._results[message[0]] = None
+                            self._changed.notify_all()
+                    else:
+                        self._unsent.append(message)
                     continue
                 stdin.write(payload)
                 stdin.flush()
@@ -233,22 +283,30 @@ class RunRecorder:
             while (message := receive(self._process.stdout)) is not None:
                 if message[0] == "log":
                     _relog(*message[1:])
-                elif message[0] == "state":
-                    _, self._applied, self.run_id, self._skipped, self.failure = message
-                    if self.run_id is not None or self.failure is not None:
-                        self._opened.set()
-                elif message[0] == "done":
-                    self._completed = self._applied == len(self._requests) - 1
+                    continue
+                if message[0] == "done":
                     break
+                with self._changed:
+                    if message[0] == "state":
+                        _, self._applied, self.run_id, self._skipped, self.failure = message
+                        if self.run_id is not None or self.failure is not None:
+                            self._opened.set()
+                    elif message[0] == "result":
+                        self._results[message[1]] = (message[2], message[3])
+                    self._changed.notify_all()
         finally:
             self._opened.set()
-            self._ended.set()
+            with self._changed:
+                self._ended.set()
+                self._changed.notify_all()
 
     def _write_the_rest(self) -> None:
         """Write, from this process, every request the writer process did not confirm."""
         code = self._process.poll()
         unsent = {request[0] for request in self._unsent}
-        rest = [r for r in self._requests if r[0] > self._applied or r[0] in unsent]
+        rest = [
+            r for r in self._requests if r[1] != CALL and (r[0] > self._applied or r[0] in unsent)
+        ]
         logger.warning(
             "The MLflow writer process ended early (exit code %s): writing its last %d "
             "request(s) from the run's process",

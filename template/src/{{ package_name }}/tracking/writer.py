@@ -8,7 +8,12 @@ GIL. The parent feeds it over a pipe and it answers over another (see `send`/`re
 - parent -> child: `("setup", config, project_path)`, then `(seq, action, arguments)` requests
   in the order of the hook calls. End of file means the parent is done, or gone.
 - child -> parent: `("log", logger, level, message, path, line)` for each log record,
-  `("state", seq, run_id, skipped, failure)` after each request, `("done",)` at the end.
+  `("state", seq, run_id, skipped, failure)` after each request, `("result", seq, ok, value)`
+  after a `call` request, `("done",)` at the end.
+
+After the run's `close`, the child stays until its input closes: a later hook (the model
+registry's) can run a Kedro-free function in it with a `call` request, using the MLflow this
+process has imported already instead of importing it in the run's process.
 
 When the parent's end of the pipe closes before a `close` request (the run's process was
 killed, even with SIGKILL), the child ends the run KILLED itself: a run is never left RUNNING.
@@ -16,9 +21,11 @@ killed, even with SIGKILL), the child ends the run KILLED itself: a run is never
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
@@ -51,8 +58,13 @@ OPEN = "open"
 METRICS = "metrics"
 FILES = "files"
 CLOSE = "close"
+# Not a record: run a Kedro-free function here, where MLflow is imported (model registration).
+CALL = "call"
 
 _LENGTH = struct.Struct(">I")
+# After the run's `close`, how long the writer waits for a `call` before it ends on its own (the
+# run's process normally closes the pipe itself once its last hook is done).
+IDLE_AFTER_CLOSE = 10.0
 
 
 # ----- the pipe: length-prefixed pickles ----------------------------------------------------------
@@ -276,6 +288,24 @@ def _tell(stream: IO[bytes], message: Any) -> None:
         pass
 
 
+def call(module: str, name: str, kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
+    """Return (True, result) of `module.name(**kwargs)`, or (False, the error it raised)."""
+    try:
+        return True, getattr(importlib.import_module(module), name)(**kwargs)
+    except Exception as error:
+        try:  # the parent must be able to read it back
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        return False, error
+
+
+def preload(modules: tuple[str, ...]) -> None:
+    """Import `modules` now (a later `call` needs them), while the run's nodes still run."""
+    for module in modules:
+        importlib.import_module(module)
+
+
 def _warm_up(store_scheme: str) -> None:
     """Import what opening and writing a run needs, before the first request arrives."""
     import mlflow.entities
@@ -291,7 +321,7 @@ def main(store_scheme: str = "") -> None:
     # stderr instead, so it can never corrupt them.
     outbox = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    inbox = os.fdopen(os.dup(0), "rb")
+    inbox = os.fdopen(os.dup(0), "rb", buffering=0)  # unbuffered: `select` sees what is left
     # Ctrl+C is for the run's process: it ends the run KILLED through a `close` request.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     root = logging.getLogger()
@@ -308,8 +338,21 @@ def main(store_scheme: str = "") -> None:
     _, config, project_path = setup
     writer = RunWriter(config, project_path)
     closed = False
-    while (message := receive(inbox)) is not None:
+    while True:
+        if closed and not select.select([inbox], [], [], IDLE_AFTER_CLOSE)[0]:
+            break  # nothing more after the run's close: a `call` then runs in the parent
+        message = receive(inbox)
+        if message is None:
+            break
         seq, action, arguments = message
+        if action == CALL:
+            ok, value = call(*arguments)
+            try:
+                encode(value)
+            except Exception as error:  # a result the parent could not read back
+                ok, value = False, RuntimeError(f"{arguments[1]}: unpicklable result: {error}")
+            _tell(outbox, ("result", seq, ok, value))
+            continue
         writer.apply(action, arguments)
         closed = closed or action == CLOSE
         _tell(outbox, ("state", seq, writer.run_id, tuple(writer.skipped), writer.failure))
@@ -320,6 +363,10 @@ def main(store_scheme: str = "") -> None:
         )
         writer.apply(CLOSE, ("KILLED", None))
     _tell(outbox, ("done",))
+    logging.shutdown()
+    # Everything is written (each MLflow call commits); skip tearing down MLflow, pandas and
+    # sklearn, which takes seconds that the run's process would wait for.
+    os._exit(0)
 
 
 if __name__ == "__main__":
