@@ -54,8 +54,9 @@ PROVENANCE_TAGS = (
 )
 
 
-# What `register_run_model` imports, loaded by the MLflow writer process ahead of the call.
-WRITER_PRELOAD = ("mlflow.sklearn", "mlflow.models", __name__)
+# What `register_run_model` imports, loaded by the MLflow writer process ahead of the call
+# (skops.io alone takes seconds: it indexes every public type of sklearn, numpy and scipy).
+WRITER_PRELOAD = ("mlflow.sklearn", "mlflow.models", "skops.io", __name__)
 
 
 class _Deferral:
