@@ -19,14 +19,15 @@ TRACKING = MlflowTrackingHook()
 
 # Hooks run in last-in-first-out order. RunManifestHook pins unpinned inputs to the newest complete
 # run before any node and writes this run's manifest last; the registry hook registers the model
-# after the tracking hook has closed the run; the summary comes after that; MonitoringAlertHook
+# after the tracking hook has closed the run, in the tracking hook's MLflow writer process; the
+# summary comes after that (and lets that process end); MonitoringAlertHook
 # (also `trylast`) ends a monitoring run with its exit status after all others. ParametersHook,
 # last in the list and `tryfirst`, checks every parameters section before anything else happens.
 HOOKS = (
     MonitoringAlertHook(),
     RunSummaryHook(TRACKING),
     RunManifestHook(),
-    ModelRegistryHook(),
+    ModelRegistryHook(TRACKING),
     TRACKING,
     S3PreflightHook(),
     ParametersHook(),

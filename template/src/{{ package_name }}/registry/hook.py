@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.pipeline import Node
 
+    from ..tracking import MlflowTrackingHook
+
 logger = logging.getLogger(__name__)
 
 AUDIT_LOG = Path("data/09_registry/alias_changes.jsonl")
@@ -50,6 +52,11 @@ PROVENANCE_TAGS = (
     "git.dirty",
     "project.version",
 )
+
+
+# What `register_run_model` imports, loaded by the MLflow writer process ahead of the call
+# (skops.io alone takes seconds: it indexes every public type of sklearn, numpy and scipy).
+WRITER_PRELOAD = ("mlflow.sklearn", "mlflow.models", "skops.io", __name__)
 
 
 class _Deferral:
@@ -99,7 +106,10 @@ def registered_model_name(context: KedroContext) -> str:
 class ModelRegistryHook:
     """Register the model a successful `kedro run` saved as a new registry version."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracking: MlflowTrackingHook | None = None) -> None:
+        # Registration runs in the tracking hook's MLflow writer process, which has MLflow
+        # imported already (decision 0030); without a tracking hook, in this process.
+        self._tracking = tracking
         self._context: KedroContext | None = None
         self._settings: RegistrySettings | None = None
         self._save_version: str | None = None
@@ -139,6 +149,8 @@ class ModelRegistryHook:
         settings = self._settings
         if settings is None or settings.model_dataset not in node.outputs:
             return
+        if self._tracking is not None:  # the writer imports what registering needs meanwhile
+            self._tracking.preload_in_writer(*WRITER_PRELOAD)
         import pandas as pd
 
         for value in inputs.values():
@@ -171,40 +183,69 @@ class ModelRegistryHook:
             logger.info("Tracking is disabled: the model is not registered in MLflow.")
             return
         project_path = Path(context.project_path)
-        registry_uri = tracking.store_uri(project_path)
-        name = registered_model_name(context)
-        save_version = self._save_version or run_params["run_id"]
-        client = registry_client(registry_uri)
-        run_id = find_run(client, tracking.experiment_name, save_version)
-        tags = {SAVE_VERSION_TAG: save_version, RUN_ID_TAG: run_params["run_id"]}
-        if run_id is not None:
-            run_tags = client.get_run(run_id).data.tags
-            tags.update({key: run_tags[key] for key in PROVENANCE_TAGS if key in run_tags})
-        tags.update(metric_tags(metrics))
-        registered = register_model(
-            registry_uri,
-            name,
-            model,
-            _input_example(model, example_source, settings.input_example_rows),
-            run_id=run_id,
-            tags=tags,
-            settings=settings,
-        )
+        arguments = {
+            "registry_uri": tracking.store_uri(project_path),
+            "experiment_name": tracking.experiment_name,
+            "name": registered_model_name(context),
+            "save_version": self._save_version or run_params["run_id"],
+            "kedro_run_id": run_params["run_id"],
+            "model": model,
+            "input_example": _input_example(model, example_source, settings.input_example_rows),
+            "metrics": metrics,
+            "settings": settings,
+            "audit_log": project_path / AUDIT_LOG,
+            "move_aliases": _deferral is None,
+        }
+        if self._tracking is not None:
+            registered = self._tracking.run_in_writer(register_run_model, **arguments)
+        else:
+            registered = register_run_model(**arguments)
         if _deferral is not None:
             _deferral.registered.append(registered)
-            return
-        audit = project_path / AUDIT_LOG
-        if alias_version(client, name, CHAMPION) is None:
-            move_alias(
-                client, name, CHAMPION, registered.version, kind="first_model",
-                reason="the first model registered becomes champion", audit_log=audit,
-            )  # fmt: skip
-        else:
-            move_alias(
-                client, name, CHALLENGER, registered.version, kind="registered",
-                reason="newly trained: challenger until promoted (`kedro model promote`)",
-                audit_log=audit,
-            )  # fmt: skip
+
+
+def register_run_model(
+    *,
+    registry_uri: str,
+    experiment_name: str,
+    name: str,
+    save_version: str,
+    kedro_run_id: str,
+    model: Any,
+    input_example: Any,
+    metrics: Mapping[str, float],
+    settings: RegistrySettings,
+    audit_log: Path,
+    move_aliases: bool,
+) -> RegisteredVersion:
+    """Return the new registry version of a run's model (champion if first, else challenger).
+
+    Kedro-free, with picklable arguments: it runs in the MLflow writer process.
+    """
+    client = registry_client(registry_uri)
+    run_id = find_run(client, experiment_name, save_version)
+    tags = {SAVE_VERSION_TAG: save_version, RUN_ID_TAG: kedro_run_id}
+    if run_id is not None:
+        run_tags = client.get_run(run_id).data.tags
+        tags.update({key: run_tags[key] for key in PROVENANCE_TAGS if key in run_tags})
+    tags.update(metric_tags(metrics))
+    registered = register_model(
+        registry_uri, name, model, input_example, run_id=run_id, tags=tags, settings=settings
+    )
+    if not move_aliases:
+        return registered
+    if alias_version(client, name, CHAMPION) is None:
+        move_alias(
+            client, name, CHAMPION, registered.version, kind="first_model",
+            reason="the first model registered becomes champion", audit_log=audit_log,
+        )  # fmt: skip
+    else:
+        move_alias(
+            client, name, CHALLENGER, registered.version, kind="registered",
+            reason="newly trained: challenger until promoted (`kedro model promote`)",
+            audit_log=audit_log,
+        )  # fmt: skip
+    return registered
 
 
 def _input_example(model: Any, frame: Any, rows: int) -> Any:

@@ -78,8 +78,10 @@ class RunSummaryHook:
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        """Log the summary of a finished run."""
+        """Log the summary of a finished run; let the MLflow writer process end."""
         logger.info("%s", self.summary("finished").text())
+        if self._tracking is not None:  # the model registry, before this hook, is done with it
+            self._tracking.release_writer()
 
     @hook_impl
     def on_pipeline_error(self) -> None:

@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,12 @@ from .. import __version__ as project_version
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
-from .recorder import RunRecorder, TrackedRun
+from .recorder import RunRecorder, TrackedRun, WriterProcess
 from .records import (
     MAX_KEY,
     safe_name,
 )
+from .writer import preload
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -72,11 +73,11 @@ class MlflowTrackingHook:
     Later hooks read the run through `tracked_run` (after this hook's after_pipeline_run: listed
     before this hook in settings.HOOKS, which run last-in-first-out) or `wait_for_run_id()`.
 
-    MLflow is written to by one background thread, in the order of the hook calls, from the
-    moment the pipeline starts: importing MLflow and talking to its store then overlap with the
-    nodes (which spend much of their time in native code) instead of slowing Kedro's start-up,
-    whose imports would contend with MLflow's for the GIL and the import locks. The run waits for
-    that thread to finish before it ends.
+    MLflow is written to by a child process (recorder.WriterProcess, started when the session's
+    context is created), in the order of the hook calls: importing MLflow and talking to its store
+    happen on another core, without the run's GIL, while Kedro loads the pipelines and the nodes
+    run. The run waits for that process to write everything before it ends; this process never
+    imports MLflow for tracking.
     """
 
     def __init__(self) -> None:
@@ -88,6 +89,8 @@ class MlflowTrackingHook:
         self._print_metric_lines = False
         self._previous_sigterm: Any = None
         self._tracked_run: TrackedRun | None = None
+        self._writer: WriterProcess | None = None
+        self._ended_run: RunRecorder | None = None  # its writer process serves `run_in_writer`
 
     # ----- the run, for later hooks ---------------------------------------------------------------
     @property
@@ -100,13 +103,38 @@ class MlflowTrackingHook:
         run = self._run
         return run.wait_opened(timeout) if run is not None else None
 
+    def run_in_writer(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """Return `function(**kwargs)`, run in the writer process of the run that just ended.
+
+        For hooks after this one (the model registry): the writer process has MLflow imported
+        already, so the run's process need not import it. `function` is a module-level function
+        whose arguments and result pickle; without a writer process it runs here.
+        """
+        run = self._ended_run
+        return run.call(function, **kwargs) if run is not None else function(**kwargs)
+
+    def preload_in_writer(self, *modules: str) -> None:
+        """Have the writer process import `modules` while the nodes run (for `run_in_writer`)."""
+        run = self._run
+        if run is not None:
+            run.call_soon(preload, modules=modules)
+
+    def release_writer(self) -> None:
+        """Let the writer process of the run that just ended exit (the last hook is done)."""
+        run, self._ended_run = self._ended_run, None
+        if run is not None:
+            run.release()
+
     # ----- Kedro hook specifications --------------------------------------------------------------
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Read tracking.yml of the session's environment."""
+        """Read tracking.yml of the session's environment; start the MLflow writer process."""
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
         self._print_metric_lines = metric_lines_wanted()
+        if self._config.enabled and self._writer is None:
+            # Now, before Kedro loads the pipelines: the writer imports MLflow meanwhile.
+            self._writer = WriterProcess(self._config.store_uri(Path(context.project_path)))
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
@@ -120,11 +148,18 @@ class MlflowTrackingHook:
         """Open the MLflow run with the run's parameters and provenance tags."""
         if self._run is not None:  # a previous session in this process never reached its end
             self._run.finish("KILLED")
+            self._run.release()
             self._run = None
+        if self._ended_run is not None:
+            self._ended_run.release()
+            self._ended_run = None
         self._tracked_run = None
         _STOP_REQUESTED.clear()
         self._handle_sigterm()
+        writer, self._writer = self._writer, None
         if not self._config.enabled or self._context is None:
+            if writer is not None:
+                writer.discard()
             logger.info("Experiment tracking is disabled: metrics are printed, not recorded.")
             return
         context = self._context
@@ -156,12 +191,7 @@ class MlflowTrackingHook:
             "runtime_params": runtime_params,
             "input_digests": digests,
         }
-        # MLflow is imported here, in the main thread, before the writer thread uses it: two
-        # threads importing MLflow's protobuf modules at once can leave one half-built ("Couldn't
-        # build proto file into descriptor pool"), e.g. a node loading the registry's champion.
-        import mlflow  # noqa: F401
-
-        self._run = RunRecorder(self._config, Path(context.project_path), catalog)
+        self._run = RunRecorder(self._config, Path(context.project_path), catalog, writer)
         self._run.open(save_version, tags, context.params, description)
 
     @hook_impl
@@ -190,6 +220,7 @@ class MlflowTrackingHook:
             try:
                 if run is not None:
                     run.finish("KILLED")
+                    run.release()
                     self._tracked_run = run.tracked_run("KILLED")
             finally:
                 self._restore_sigterm()
@@ -201,13 +232,15 @@ class MlflowTrackingHook:
         if run is None:
             return
         if failure is not None:
-            # `from None`: the original error may quote the URI with its credentials.
+            run.release()
+            # `failure` is the writer's text of the error, credentials redacted.
             raise RuntimeError(
                 f"The pipeline ran, but could not be recorded in MLflow at "
-                f"{redact(run.tracking_uri)}: {redact(f'{type(failure).__name__}: {failure}')}\n"
+                f"{redact(run.tracking_uri)}: {redact(failure)}\n"
                 "Start that tracking server, correct tracking_uri (conf/<env>/tracking.yml) or "
                 "MLFLOW_TRACKING_URI, or run without tracking: KEDRO_TRACKING_ENABLED=false"
-            ) from None
+            )
+        self._ended_run = run
         self._tracked_run = run.tracked_run("FINISHED")
 
     @hook_impl
@@ -217,6 +250,7 @@ class MlflowTrackingHook:
         try:
             if run is not None:
                 run.finish("FAILED", error=error)
+                run.release()
                 self._tracked_run = run.tracked_run("FAILED")
         finally:
             self._restore_sigterm()

@@ -1,8 +1,15 @@
-"""One MLflow run written by a background thread: what the tracking hook records, in order.
+"""One MLflow run, written by a child process: what the tracking hook records, in order.
 
-The hook (`hook.py`) decides what to record and when; `RunRecorder` owns the MLflow client, the
-writer thread and its queue, and never loses a queued record: the run is closed (FINISHED,
-FAILED or KILLED) after everything queued before it was written, also at interpreter exit.
+The hook (`hook.py`) decides what to record and when; `RunRecorder` hands each request to the
+writer process (`writer.py`), which imports MLflow and owns the store, so neither costs the run's
+own process CPU time or the GIL while the nodes run. No record is lost:
+
+- the run is closed (FINISHED, FAILED or KILLED) after everything requested before it was
+  written: `finish` waits for the writer, also at interpreter exit (Ctrl+C, SIGTERM);
+- if the writer process dies, the run's process writes every request it had not confirmed
+  itself when the run ends (the same code, `writer.RunWriter`, going on with the same run);
+- if the run's process dies (even SIGKILL), the writer sees its pipe close and ends the run
+  KILLED: a run is never left RUNNING.
 """
 
 from __future__ import annotations
@@ -10,7 +17,8 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import tempfile
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -21,28 +29,21 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractVersionedDataset
 
-from ..core.serialise import json_ready
-from . import provenance
-from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
-from .records import (
-    MAX_METRICS_PER_BATCH,
-    MAX_PARAMS_PER_BATCH,
-    chunks,
-    param_entries,
-    tag_text,
-)
+from .config import TrackingConfig, redact
+from .writer import CALL, CLOSE, FILES, METRICS, OPEN, RunWriter, encode, receive
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
-    from mlflow import MlflowClient
 
 logger = logging.getLogger(__name__)
 
-PARAMETERS_ARTIFACT = "kedro/parameters.json"
-RUN_ARTIFACT = "kedro/run.json"
-ERROR_ARTIFACT = "kedro/error.txt"
 # How long an interrupted flush may still take to write what is queued before the process ends.
 FLUSH_TIMEOUT = 30.0
+# `python -c` program of the writer process: import this very copy of the package, run writer.main.
+_BOOTSTRAP = (
+    "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+    "importlib.import_module(sys.argv[2]).main(sys.argv[3])"
+)
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,37 @@ class TrackedRun:
         }
 
 
+class WriterProcess:
+    """A started writer process (`writer.main`) that warms up (imports MLflow) until it is used.
+
+    Started as soon as the session knows tracking is on, so that importing MLflow overlaps with
+    Kedro loading the pipelines, on another core. It runs in its own session: Ctrl+C in a
+    terminal reaches the run's process only, which then closes the run through the pipe.
+    """
+
+    def __init__(self, tracking_uri: str):
+        package_root = Path(__file__).resolve().parents[2]
+        scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0]
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+            [sys.executable, "-c", _BOOTSTRAP, str(package_root), f"{__package__}.writer", scheme],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def discard(self) -> None:
+        """Let an unused writer process end (it sees its input close and exits)."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
+
 class RunRecorder:
-    """One MLflow run, written by a background thread that runs the hook's requests in order.
+    """One MLflow run, written by a writer process that runs the hook's requests in order.
 
     A request that fails is logged as a warning and the run goes on; if the run cannot even be
-    opened, later requests are dropped and `finish` returns the error.
+    opened, later requests are dropped and `finish` returns the reason.
     """
 
     def __init__(
@@ -76,22 +103,37 @@ class RunRecorder:
         config: TrackingConfig,
         project_path: Path,
         catalog: CatalogProtocol,
+        process: WriterProcess | None = None,
     ):
         self.config = config
         self.project_path = project_path
         self.catalog = catalog
         self.tracking_uri = config.store_uri(project_path)
-        self.client: MlflowClient | None = None
         self.run_id: str | None = None
-        self.failure: BaseException | None = None
-        self._skipped: list[str] = []
-        self._finished = False
+        self.failure: str | None = None
+        self._skipped: tuple[str, ...] = ()
+        self._requests: list[tuple[int, str, tuple]] = []
+        self._unsent: list[tuple[int, str, tuple]] = []  # could not be pickled: written here
+        self._applied = -1  # the last record request the writer process confirmed
+        self._results: dict[int, tuple[bool, Any] | None] = {}  # answers to `call` requests
+        self._changed = threading.Condition()
+        self._released = False
+        self._request_lock = threading.Lock()
         self._finish_lock = threading.Lock()
+        self._finished = False
         self._opened = threading.Event()
-        self._requests: queue.Queue[tuple[Callable[..., None], tuple] | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write, name="mlflow-tracking", daemon=True)
-        self._writer.start()
+        self._ended = threading.Event()
+        self._process = (process or WriterProcess(self.tracking_uri)).process
+        self._outbox: queue.Queue[Any] = queue.Queue()
+        self._outbox.put(("setup", config, project_path))
+        threading.Thread(target=self._send_all, name="mlflow-writer-in", daemon=True).start()
+        threading.Thread(target=self._read_all, name="mlflow-writer-out", daemon=True).start()
         atexit.register(self._at_exit)
+
+    @property
+    def writer_pid(self) -> int:
+        """Return the process id of the writer process."""
+        return self._process.pid
 
     # ----- requests from the hook (any thread) ----------------------------------------------------
     def open(
@@ -102,21 +144,36 @@ class RunRecorder:
         description: Mapping[str, Any],
     ) -> None:
         """Create the run with its tags, flattened parameters and the two reproduce artefacts."""
-        self._requests.put((self._open, (run_name, dict(tags), params, dict(description))))
+        self._request(OPEN, (run_name, dict(tags), params, dict(description)))
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Log metrics at step 0, stamped now."""
-        self._requests.put((self._log_metrics, (dict(metrics), int(time.time() * 1000))))
+        self._request(METRICS, (dict(metrics), int(time.time() * 1000)))
 
     def log_dataset_files(self, dataset_name: str) -> None:
         """Log the files `dataset_name` just saved under the artefact folder `<dataset_name>/`."""
         dataset = self.catalog.get(dataset_name) if dataset_name in self.catalog else None
         location = _saved_location(dataset)  # now: the dataset knows this run's save version
         if location is not None:
-            self._requests.put((self._log_files, (dataset_name, *location)))
+            self._request(FILES, (dataset_name, *location))
 
-    def finish(self, status: str, error: BaseException | None = None) -> BaseException | None:
-        """End the run with `status`, wait for every request, return why it could not be opened."""
+    def _request(self, action: str, arguments: tuple) -> int:
+        with self._request_lock:
+            request = (len(self._requests), action, arguments)
+            self._requests.append(request)
+            self._outbox.put(request)
+            return request[0]
+
+    def _wait_until(self, condition: Callable[[], bool]) -> None:
+        with self._changed:
+            while not condition() and not self._ended.is_set():
+                self._changed.wait(timeout=1.0)
+
+    def finish(self, status: str, error: BaseException | None = None) -> str | None:
+        """End the run with `status`, wait until all is written, return why it could not open.
+
+        The writer process stays for `call` until `release` (at the latest at exit).
+        """
         with self._finish_lock:
             if self._finished:
                 return self.failure
@@ -128,17 +185,59 @@ class RunRecorder:
                 redact(f"{type(error).__name__}: {error}"),
                 redact("".join(traceback.format_exception(error))),
             )
-        self._requests.put((self._close, (status, error_text)))
-        self._requests.put(None)
+        close = self._request(CLOSE, (status, error_text))
         try:
-            self._writer.join()
+            self._wait_until(lambda: self._applied >= close)
         except BaseException:  # SIGTERM or Ctrl+C while flushing: the close is queued already
-            self._writer.join(timeout=FLUSH_TIMEOUT)
+            self.release(timeout=FLUSH_TIMEOUT)
             raise
+        if self._applied < close:
+            self._write_the_rest()
+        elif self._unsent:
+            self._write_here(self._unsent)
+        atexit.register(self.release)
         return self.failure
 
     def _at_exit(self) -> None:
         self.finish("KILLED")
+        self.release()
+
+    def call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """Return `function(**kwargs)`, run in the writer process, where MLflow is imported.
+
+        `function` must be a module-level function of a Kedro-free module, and its arguments and
+        result picklable. If the writer process is gone (or the arguments cannot be pickled),
+        it runs in this process instead. Its exception is raised here.
+        """
+        if self._released or self._ended.is_set():
+            return function(**kwargs)
+        seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
+        self._wait_until(lambda: seq in self._results)
+        answer = self._results.pop(seq, None)
+        if answer is None:  # the writer died, or the request could not be pickled
+            return function(**kwargs)
+        ok, value = answer
+        if not ok:
+            raise value
+        return value
+
+    def call_soon(self, function: Callable[..., Any], **kwargs: Any) -> None:
+        """Run `function(**kwargs)` in the writer process without waiting (e.g. imports)."""
+        if not (self._released or self._ended.is_set()):
+            self._request(CALL, (function.__module__, function.__qualname__, kwargs))
+
+    def release(self, timeout: float | None = None) -> None:
+        """Let the writer process end (after everything sent to it) and wait for it."""
+        atexit.unregister(self.release)
+        with self._request_lock:
+            if not self._released:
+                self._released = True
+                self._outbox.put(None)  # then the pipe closes: the writer applies all and ends
+        self._ended.wait(timeout)
+        try:
+            self._process.wait(timeout=FLUSH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.debug("The MLflow writer process %s is still ending", self._process.pid)
 
     def wait_opened(self, timeout: float) -> str | None:
         """Return the run id once the writer has opened the run (None if it could not)."""
@@ -151,132 +250,86 @@ class RunRecorder:
             return None
         return TrackedRun(self.run_id, self.tracking_uri, self.config.experiment_name, status)
 
-    # ----- the writer thread ----------------------------------------------------------------------
-    def _write(self) -> None:
-        while (request := self._requests.get()) is not None:
-            action, arguments = request
-            if self.failure is not None:
-                continue
+    # ----- the two threads that talk to the writer process ----------------------------------------
+    def _send_all(self) -> None:
+        """Feed the writer process the requests in order; close its input after the last."""
+        stdin = self._process.stdin
+        try:
+            while (message := self._outbox.get()) is not None:
+                try:
+                    payload = encode(message)
+                except Exception as error:  # e.g. a filesystem that cannot be pickled
+                    logger.debug("Running %s in the run's process: %s", message[1], error)
+                    if message[1] == CALL:
+                        with self._changed:
+                            self._results[message[0]] = None
+                            self._changed.notify_all()
+                    else:
+                        self._unsent.append(message)
+                    continue
+                stdin.write(payload)
+                stdin.flush()
+        except OSError:  # the writer died: `_read_all` sees it, `finish` writes the rest
+            pass
+        finally:
             try:
-                action(*arguments)
-            except Exception as error:
-                if action == self._open:
-                    self.failure = error
-                    logger.error(
-                        "Could not open an MLflow run at %s: %s",
-                        redact(self.tracking_uri),
-                        redact(str(error)),
-                    )
-                else:
-                    logger.warning(
-                        "MLflow run %s: %s failed: %s",
-                        self.run_id,
-                        action.__name__,
-                        redact(str(error)),
-                    )
-            finally:
-                if action == self._open:
-                    self._opened.set()
+                stdin.close()
+            except OSError:
+                pass
 
-    def _open(
-        self,
-        run_name: str,
-        tags: dict[str, Any],
-        params: Mapping[str, Any],
-        description: Mapping[str, Any],
-    ) -> None:
-        from mlflow import MlflowClient
-        from mlflow.entities import Param, RunTag
+    def _read_all(self) -> None:
+        """Relay the writer's log records and note what it confirmed, until it ends."""
+        try:
+            while (message := receive(self._process.stdout)) is not None:
+                if message[0] == "log":
+                    _relog(*message[1:])
+                    continue
+                if message[0] == "done":
+                    break
+                with self._changed:
+                    if message[0] == "state":
+                        _, self._applied, self.run_id, self._skipped, self.failure = message
+                        if self.run_id is not None or self.failure is not None:
+                            self._opened.set()
+                    elif message[0] == "result":
+                        self._results[message[1]] = (message[2], message[3])
+                    self._changed.notify_all()
+        finally:
+            self._opened.set()
+            with self._changed:
+                self._ended.set()
+                self._changed.notify_all()
 
-        client = MlflowClient(tracking_uri=self.tracking_uri)
-        experiment_id = _experiment_id(client, self.config, self.project_path)
-        self.run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
-        self.client = client
-        logger.info(
-            "MLflow run %s (experiment %r, %s)",
-            self.run_id,
-            self.config.experiment_name,
-            self.config.display_uri(self.project_path),
+    def _write_the_rest(self) -> None:
+        """Write, from this process, every request the writer process did not confirm."""
+        code = self._process.poll()
+        unsent = {request[0] for request in self._unsent}
+        rest = [
+            r for r in self._requests if r[1] != CALL and (r[0] > self._applied or r[0] in unsent)
+        ]
+        logger.warning(
+            "The MLflow writer process ended early (exit code %s): writing its last %d "
+            "request(s) from the run's process",
+            code,
+            len(rest),
         )
-        git = provenance.git_state(self.project_path)
-        tags.update(git)
-        tags.update(provenance.package_versions(self.config.packages))
-        tags.update(provenance.sagemaker_job())
-        if git["git.commit"] != provenance.UNKNOWN_COMMIT:
-            tags["mlflow.source.git.commit"] = git["git.commit"]
-        entries, truncated, skipped = param_entries(params)
-        if truncated:
-            tags["kedro.truncated_params"] = truncated
-        if skipped:
-            tags["kedro.skipped_params"] = skipped
-        tag_items = [RunTag(key, tag_text(value)) for key, value in tags.items()]
-        for batch in chunks(tag_items, MAX_PARAMS_PER_BATCH):
-            client.log_batch(self.run_id, tags=list(batch))
-        param_items = [Param(key, value) for key, value in entries.items()]
-        for batch in chunks(param_items, MAX_PARAMS_PER_BATCH):
-            client.log_batch(self.run_id, params=list(batch))
-        client.log_dict(self.run_id, json_ready(params), PARAMETERS_ARTIFACT)
-        client.log_dict(self.run_id, json_ready(description), RUN_ARTIFACT)
+        self._write_here(rest)
 
-    def _log_metrics(self, metrics: Mapping[str, float], stamp: int) -> None:
-        from mlflow.entities import Metric
-
-        items = [Metric(name, value, stamp, 0) for name, value in metrics.items()]
-        for batch in chunks(items, MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=list(batch))
-
-    def _log_files(self, dataset_name: str, fs: Any, path: str) -> None:
-        size_mb = fs.du(path, total=True) / 1e6
-        if size_mb > self.config.max_artifact_mb:
-            self._skipped.append(f"{dataset_name} ({size_mb:.0f} MB)")
-            logger.warning(
-                "Not logging %s as an artefact: %.0f MB is over tracking.yml's max_file_mb",
-                dataset_name,
-                size_mb,
-            )
-            return
-        if _is_local(fs):
-            self._log_local(Path(path), dataset_name)
-            return
-        with tempfile.TemporaryDirectory(prefix="mlflow-artefact-") as folder:
-            target = Path(folder) / Path(path).name
-            fs.get(path, str(target), recursive=fs.isdir(path))
-            self._log_local(target, dataset_name)
-
-    def _log_local(self, path: Path, artifact_path: str) -> None:
-        if path.is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
-        else:
-            self.client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
-
-    def _close(self, status: str, error_text: tuple[str, str] | None) -> None:
-        if error_text is not None:
-            summary, trace = error_text
-            self.client.set_tag(self.run_id, "kedro.error", tag_text(summary))
-            self.client.log_text(self.run_id, trace, ERROR_ARTIFACT)
-        if self._skipped:
-            self.client.set_tag(self.run_id, "kedro.skipped_artifacts", tag_text(self._skipped))
-        self.client.set_terminated(self.run_id, status=status)
-        logger.info("MLflow run %s ended %s", self.run_id, status)
+    def _write_here(self, requests: list[tuple[int, str, tuple]]) -> None:
+        """Apply `requests` in this process, going on with the writer process's run."""
+        writer = RunWriter(self.config, self.project_path, self.run_id, self._skipped)
+        writer.failure = self.failure
+        for _, action, arguments in requests:
+            writer.apply(action, arguments)
+        self.run_id, self.failure = writer.run_id, writer.failure
+        self._opened.set()
 
 
-def _experiment_id(client: MlflowClient, config: TrackingConfig, project_path: Path) -> str:
-    """Return the configured experiment's id, creating it (artefacts in mlruns/ locally)."""
-    from mlflow.exceptions import MlflowException
-
-    experiment = client.get_experiment_by_name(config.experiment_name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if config.is_local_store():
-        location = (project_path / LOCAL_ARTIFACTS).resolve().as_uri()
-    try:
-        return client.create_experiment(config.experiment_name, artifact_location=location)
-    except MlflowException:  # created meanwhile by a concurrent run
-        experiment = client.get_experiment_by_name(config.experiment_name)
-        if experiment is None:
-            raise
-        return experiment.experiment_id
+def _relog(name: str, level: int, message: str, path: str, line: int) -> None:
+    """Log a record of the writer process through this process's logging set-up."""
+    target = logging.getLogger(name)
+    if target.isEnabledFor(level):
+        target.handle(target.makeRecord(name, level, path, line, message, None, None))
 
 
 def _saved_location(dataset: Any) -> tuple[Any, str] | None:
@@ -290,8 +343,3 @@ def _saved_location(dataset: Any) -> tuple[Any, str] | None:
 
     path = dataset._get_versioned_path(dataset.resolve_save_version())
     return fs, get_filepath_str(path, getattr(dataset, "_protocol", "file"))
-
-
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in {"file", "local"}

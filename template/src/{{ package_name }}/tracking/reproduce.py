@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import provenance
 from .hook import RUN_FILTERS
-from .recorder import PARAMETERS_ARTIFACT
+from .writer import PARAMETERS_ARTIFACT
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
