@@ -9,6 +9,7 @@ import pandas as pd
 
 from ...core.features import Features, feature_spec
 from ...core.metrics import classification_metrics
+from ...core.parameters import EvaluationSettings, section
 from ...core.scoring import predict_scores
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ def evaluate_model(predictions: pd.DataFrame, params: dict[str, Any]) -> dict[st
     """Return the evaluation metrics of the test-set predictions."""
     if predictions["y_true"].nunique() < 2:
         raise ValueError("the test set holds one class only: ROC AUC and PR AUC are undefined")
+    threshold = section(EvaluationSettings, params, "evaluation").threshold
     return classification_metrics(
-        predictions["y_true"].to_numpy(), predictions["y_score"].to_numpy(), params["threshold"]
+        predictions["y_true"].to_numpy(), predictions["y_score"].to_numpy(), threshold
     )
 
 
@@ -75,7 +77,7 @@ def plot_calibration_curve(predictions: pd.DataFrame, params: dict[str, Any]) ->
     observed, predicted = calibration_curve(
         predictions["y_true"],
         predictions["y_score"],
-        n_bins=params["calibration_bins"],
+        n_bins=section(EvaluationSettings, params, "evaluation").calibration_bins,
         strategy="quantile",
     )
     fig, ax = plt.subplots(figsize=(5, 5))

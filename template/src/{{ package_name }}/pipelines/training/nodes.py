@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.features import Features, feature_spec
+from ...core.parameters import TrainingSettings, section
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline as SklearnPipeline
@@ -53,7 +54,8 @@ def train_model(
     """Return the model fitted on the training set's feature columns and target."""
     spec = feature_spec(features)
     columns = list(spec.model_columns)
-    model = build_model(spec, params["hyperparameters"])
+    settings = section(TrainingSettings, params, "training")
+    model = build_model(spec, settings.hyperparameters)
     model.fit(train_set[columns], train_set[spec.target])
     classifier = model.named_steps["classifier"]
     logger.info(
