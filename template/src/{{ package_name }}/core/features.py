@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from functools import partial, update_wrapper
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,8 +22,13 @@ from .parameters import FeatureSpec, section
 
 logger = logging.getLogger(__name__)
 
-# What a node receives as `params:features`, or the spec already parsed.
-Features = FeatureSpec | Mapping[str, Any]
+# What a node receives as `params:features`, or the spec already parsed. Kedro reads node
+# annotations at run time and warns that it cannot validate a union, so at run time the name
+# stands for Any (type checkers still see the union).
+if TYPE_CHECKING:
+    Features = FeatureSpec | Mapping[str, Any]
+else:
+    Features = Any
 
 
 class SchemaError(ValueError):
