@@ -292,6 +292,16 @@ def assert_suite_passed(result: subprocess.CompletedProcess[str], *, derived: bo
     assert (" deselected" in summary) is not derived, summary
 
 
+def find_python(version: str) -> str:
+    """Return the path of a Python `version` interpreter (scripts/find_python.sh finds it)."""
+    return subprocess.run(
+        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), version],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip outside CI; in CI a missing service is a failure, never a silent skip."""
     if IN_CI:

@@ -13,9 +13,9 @@ import pytest
 from conftest import (
     CONFIGURED_SPEC_ONLY,
     PROJECT_ENV,
-    TEMPLATE_ROOT,
     VENV_BIN,
     assert_suite_passed,
+    find_python,
     render,
     run_in,
 )
@@ -143,12 +143,7 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     took 5-7 minutes of CI for the same pins). pip installs the project itself, and `pip check`
     checks the installed set.
     """
-    python = subprocess.run(
-        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), "3.12"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    python = find_python("3.12")
     project = render(tmp_path / "project")
     env_dir = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", str(env_dir)], check=True)

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ENV, TEMPLATE_ROOT, render
+from conftest import PROJECT_ENV, find_python, render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,12 +43,7 @@ def test_without_uv_make_install_installs_the_lock_with_pip(tmp_path: Path) -> N
     no_uv = tmp_path / "no-uv.txt"
     no_uv.write_text("uv==0.0.0\n", encoding="utf-8")
 
-    python = subprocess.run(
-        [str(TEMPLATE_ROOT / "scripts/find_python.sh"), "3.12"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    python = find_python("3.12")
     search_path = path_without_uv()
     assert shutil.which("uv", path=search_path) is None
     env = {
