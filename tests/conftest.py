@@ -282,6 +282,93 @@ def run_in(
 DERIVED_SPECS = ("numeric_only", "many_features")
 CONFIGURED_SPEC_ONLY = ("-k", " and ".join(f"not {spec}" for spec in DERIVED_SPECS))
 
+# Some rendered test modules carry `pytestmark = pytest.mark.self_contained`: they build every
+# input themselves (a store in tmp_path, their own catalog and parameters) and read nothing of the
+# project's configuration or data, so their outcome is a function of their own code and the
+# package code they import. Where all of that is byte-identical to the default render's (the
+# package name aside), their run in the default render's suite covers this render too, and the
+# other renders deselect them. Where any of it differs, they run there as well.
+SELF_CONTAINED_MARK = "pytestmark = pytest.mark.self_contained"
+
+
+def _package(project: Path) -> str:
+    (init,) = (project / "src").glob("*/__init__.py")
+    return init.parent.name
+
+
+def _module_file(project: Path, module: str) -> Path | None:
+    for root in (project / "src", project):
+        base = root / Path(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """Return every module `path` (module `module`) imports anywhere, relative ones resolved."""
+    import ast
+
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                stem = f"{base}.{node.module}" if node.module else base
+            else:
+                stem = node.module or ""
+            found.add(stem)
+            found.update(f"{stem}.{alias.name}" for alias in node.names)
+    return found
+
+
+def self_contained_sources(project: Path) -> dict[str, str]:
+    """Return {path: text} of the self-contained test modules, tests/conftest.py and every
+    package module they import, transitively (parent packages' __init__ included), with the
+    package name replaced by a placeholder so that renders under other names compare equal."""
+    package = _package(project)
+    tests = sorted(
+        path
+        for path in (project / "tests").rglob("test_*.py")
+        if SELF_CONTAINED_MARK in path.read_text(encoding="utf-8")
+    )
+    files: set[Path] = {project / "tests/conftest.py", *tests}
+    queue = [(path, ".".join(path.relative_to(project).with_suffix("").parts)) for path in tests]
+    seen: set[str] = set()
+    while queue:
+        path, module = queue.pop()
+        for name in _imported_modules(path, module):
+            if name.split(".")[0] not in (package, "tests") or name in seen:
+                continue
+            seen.add(name)
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                found = _module_file(project, ".".join(parts[:depth]))
+                if found is not None and found not in files:
+                    files.add(found)
+                    queue.append((found, ".".join(parts[:depth])))
+    return {
+        str(path.relative_to(project)).replace(package, "<package>"): path.read_text(
+            encoding="utf-8"
+        ).replace(package, "<package>")
+        for path in sorted(files)
+    }
+
+
+def derived_suite_selection(project: Path, default_project: Path) -> tuple[str, ...]:
+    """Return the pytest selection for a render other than the default one: the configured
+    spec only (CONFIGURED_SPEC_ONLY), and not the self-contained modules when their code is the
+    default render's (see SELF_CONTAINED_MARK)."""
+    sources = self_contained_sources(project)
+    assert len(sources) > 1, f"no self-contained test module in {project}"
+    if sources == self_contained_sources(default_project):
+        return (*CONFIGURED_SPEC_ONLY, "-m", "not self_contained")
+    return CONFIGURED_SPEC_ONLY
+
 
 def assert_suite_passed(result: subprocess.CompletedProcess[str], *, derived: bool) -> None:
     """Assert a rendered suite's summary: passed, nothing failed or skipped; when `derived` is

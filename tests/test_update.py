@@ -30,11 +30,11 @@ import pathspec
 import pytest
 import yaml
 from conftest import (
-    CONFIGURED_SPEC_ONLY,
     PROJECT_ENV,
     TEMPLATE_ROOT,
     VENV_BIN,
     assert_suite_passed,
+    derived_suite_selection,
     run_in,
 )
 from packaging.version import InvalidVersion, Version
@@ -538,15 +538,16 @@ def resolve_conflicts_with_template_side(project: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_updated_project_passes_its_own_tests(edited_update, tmp_path):
+def test_updated_project_passes_its_own_tests(edited_update, tmp_path, default_project):
     project = tmp_path / edited_update.project.name
     shutil.copytree(edited_update.project, project, symlinks=True)
     resolve_conflicts_with_template_side(project)
     # The update changes files (merged nodes, parameters, catalog, a moved page), not the data the
-    # derived feature specs feed the nodes: each test runs once (conftest.CONFIGURED_SPEC_ONLY).
-    result = run_in(
-        project, "pytest", "-q", "-x", "-p", "no:cacheprovider", *CONFIGURED_SPEC_ONLY, timeout=900
-    )
+    # derived feature specs feed the nodes: each test runs once, and the self-contained modules
+    # only where their code differs from the default render's (conftest.derived_suite_selection).
+    selection = derived_suite_selection(project, default_project)
+    command = ("pytest", "-q", "-x", "-p", "no:cacheprovider", *selection)
+    result = run_in(project, *command, timeout=900)
     assert_suite_passed(result, derived=False)
 
 
