@@ -35,14 +35,25 @@ class MonitoredModel:
 
 
 class ModelInServiceDataset(AbstractDataset[Any, MonitoredModel]):
-    """Loads the champion (`champion` config), else the newest model (`fallback`); read-only."""
+    """Loads the champion (`champion` config), else the newest model (`fallback`); read-only.
+
+    The first load is kept for the dataset's life (one run's catalog): every node of a run judges
+    the same model, even if a promotion moves the champion while the run is going, and the
+    registry is read once instead of once per node (each read costs a second or two).
+    """
 
     def __init__(self, champion: dict[str, Any], fallback: dict[str, Any]) -> None:
         self._champion = AbstractDataset.from_config("champion_model", dict(champion))
         self._fallback = AbstractDataset.from_config("model", dict(fallback))
+        self._loaded: MonitoredModel | None = None
 
     def load(self) -> MonitoredModel:
         """Return the champion, or the newest trained model with a note saying why."""
+        if self._loaded is None:
+            self._loaded = self._load_once()
+        return self._loaded
+
+    def _load_once(self) -> MonitoredModel:
         try:
             served = self._champion.load()
         except DatasetError as error:
