@@ -52,11 +52,36 @@ class Terminated(SystemExit):
     """SIGTERM arrived during a run: unwinds like Ctrl+C, exits 143."""
 
 
-# Set by the SIGTERM handler, checked before each node and before the run may end FINISHED. The
-# handler's exception is raised wherever the main thread happens to be, and Python reports and
-# then ignores an exception raised inside a finalizer (`__del__`, a weakref callback): a stop
-# that landed there must still never end in a complete run.
-_STOP_REQUESTED = threading.Event()
+class _StopRequest:
+    """The stop signal (SIGINT or SIGTERM) that arrived during the run, if any.
+
+    Set by the hook's handlers, checked before each node and before the run may end FINISHED. A
+    handler's exception is raised wherever the main thread happens to be, and it can be lost
+    there: Python reports and then ignores an exception raised inside a finalizer (`__del__`, a
+    weakref callback), and library code may catch it. A stop that landed there must still never
+    end in a complete run: the exception is raised again at the next of those checks.
+    """
+
+    def __init__(self) -> None:
+        self._signum: int | None = None
+
+    def set(self, signum: int) -> None:
+        self._signum = signum
+
+    def clear(self) -> None:
+        self._signum = None
+
+    def is_set(self) -> bool:
+        return self._signum is not None
+
+    def exception(self) -> BaseException:
+        """Return what the signal raises: KeyboardInterrupt (Ctrl+C) or Terminated (exit 143)."""
+        if self._signum == signal.SIGINT:
+            return KeyboardInterrupt()
+        return Terminated(TERMINATED_EXIT_CODE)
+
+
+_STOP_REQUESTED = _StopRequest()
 
 
 class MlflowTrackingHook:
@@ -87,7 +112,7 @@ class MlflowTrackingHook:
         self._save_version: str | None = None
         self._run: RunRecorder | None = None
         self._print_metric_lines = False
-        self._previous_sigterm: Any = None
+        self._previous_handlers: dict[int, Any] = {}
         self._tracked_run: TrackedRun | None = None
         self._writer: WriterProcess | None = None
         self._ended_run: RunRecorder | None = None  # its writer process serves `run_in_writer`
@@ -155,7 +180,7 @@ class MlflowTrackingHook:
             self._ended_run = None
         self._tracked_run = None
         _STOP_REQUESTED.clear()
-        self._handle_sigterm()
+        self._handle_stop_signals()
         writer, self._writer = self._writer, None
         if not self._config.enabled or self._context is None:
             if writer is not None:
@@ -206,9 +231,9 @@ class MlflowTrackingHook:
 
     @hook_impl
     def before_node_run(self) -> None:
-        """Stop before the next node if a SIGTERM was requested but its exception was swallowed."""
+        """Stop before the next node if a stop signal arrived but its exception was swallowed."""
         if _STOP_REQUESTED.is_set():
-            raise Terminated(TERMINATED_EXIT_CODE)
+            raise _STOP_REQUESTED.exception()
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -223,12 +248,12 @@ class MlflowTrackingHook:
                     run.release()
                     self._tracked_run = run.tracked_run("KILLED")
             finally:
-                self._restore_sigterm()
-            raise Terminated(TERMINATED_EXIT_CODE)
+                self._restore_stop_signals()
+            raise _STOP_REQUESTED.exception()
         try:
             failure = run.finish("FINISHED") if run is not None else None
         finally:
-            self._restore_sigterm()
+            self._restore_stop_signals()
         if run is None:
             return
         if failure is not None:
@@ -253,23 +278,26 @@ class MlflowTrackingHook:
                 run.release()
                 self._tracked_run = run.tracked_run("FAILED")
         finally:
-            self._restore_sigterm()
+            self._restore_stop_signals()
 
-    # ----- SIGTERM --------------------------------------------------------------------------------
-    def _handle_sigterm(self) -> None:
-        """Turn SIGTERM into an exception that unwinds the run (atexit then ends it KILLED)."""
+    # ----- SIGINT and SIGTERM ------------------------------------------------------------------
+    def _handle_stop_signals(self) -> None:
+        """Turn SIGTERM into an exception that unwinds the run (atexit then ends it KILLED), and
+        note SIGINT before Python's KeyboardInterrupt, so that neither can be lost."""
         if threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return  # someone else (a job runner, a test harness) handles it already
-        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+        # Only the interpreter's own defaults are replaced: a job runner, a notebook kernel or a
+        # test harness that installed a handler keeps it.
+        defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+        for signum, default in defaults.items():
+            if signal.getsignal(signum) is default:
+                self._previous_handlers[signum] = signal.signal(signum, _raise_stop)
 
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is None:
-            return
+    def _restore_stop_signals(self) -> None:
+        handlers, self._previous_handlers = self._previous_handlers, {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-        self._previous_sigterm = None
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
 
     # ----- metrics --------------------------------------------------------------------------------
     def record_metrics(self, metrics: Mapping[str, float]) -> None:
@@ -295,10 +323,11 @@ class MlflowTrackingHook:
             run.log_metrics(named)
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    _STOP_REQUESTED.set()
-    logger.warning("SIGTERM: stopping the run; its MLflow run ends KILLED.")
-    raise Terminated(TERMINATED_EXIT_CODE)
+def _raise_stop(signum: int, frame: Any) -> None:
+    _STOP_REQUESTED.set(signum)
+    if signum == signal.SIGTERM:
+        logger.warning("SIGTERM: stopping the run; its MLflow run ends KILLED.")
+    raise _STOP_REQUESTED.exception()
 
 
 def run_env(context: KedroContext) -> str:
