@@ -30,7 +30,7 @@ class FigureDataset(AbstractVersionedDataset[Any, NoReturn]):
     version, so kedro-datasets still writes the files.
     """
 
-    def __init__(  # noqa: PLR0913 - MatplotlibDataset's own arguments
+    def __init__(
         self,
         *,
         filepath: str | os.PathLike,
