@@ -8,7 +8,17 @@ process end (waiting for the MLflow writer process) plus its difference in start
 first creates the SQLite store and writes bytecode (into a private PYTHONPYCACHEPREFIX, as an
 installed venv has it). Goals (issue 17): start-up <= 1 s, tracking overhead <= 1 s per run.
 
+Start-up CPU is also split into phases (medians of the runs with tracking off): importing Kedro's
+CLI, the project's settings (its hooks), the rest of the CLI (plugins' entry points), registering
+the pipelines, building the catalog, Kedro's warm-up that builds every dataset of the run (and so
+imports each dataset type's module), and loading the first node's inputs.
+
+This interpreter's environment (the template's test venv) has packages a rendered project's locks
+leave out (flask, which dynaconf imports with every `kedro` command; MLflow's server): for the
+figures of a project as installed, `make install` in a render and pass its interpreter:
+
     python benchmarks/bench_startup.py [--runs 3] [--pipeline __default__] [--project DIR]
+        [--python DIR/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -25,7 +35,17 @@ from pathlib import Path
 
 from _common import project_environment, render_project
 
-VENV_BIN = Path(sys.executable).parent
+# The driver's CPU marks in the order a run reaches them, and what each phase (from the mark
+# before it) covers.
+PHASES = (
+    ("kedro_cli", "import Kedro's CLI (click, dynaconf, omegaconf, rich)"),
+    ("settings", "CLI plugins' entry points, the project's settings.py and its hooks"),
+    ("session", "project commands, session, context, after_context_created hooks"),
+    ("pipelines", "register the pipelines (imports every pipeline's nodes)"),
+    ("catalog", "configuration and catalog, after_catalog_created hooks"),
+    ("datasets", "before_pipeline_run hooks, warm-up that builds every dataset of the run"),
+    ("first_node", "load the first node's inputs"),
+)
 # Runs inside the child: times the first node, the last node's end, and the exit.
 # CPU seconds: `cpu_*` of the run's own process (RUSAGE_SELF), `writer_cpu` of its children (the
 # MLflow writer process, waited for before the exit mark).
@@ -35,8 +55,31 @@ started = float(os.environ["BENCH_STARTED"])
 def cpu(who=resource.RUSAGE_SELF):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
-from kedro.pipeline.node import Node
 marks = {}
+def mark(name):
+    marks.setdefault("cpu_" + name, cpu())
+def marking(owner, attribute, before=None, after=None):
+    original = getattr(owner, attribute)
+    def wrapper(*args, **kwargs):
+        if before:
+            mark(before)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            if after:
+                mark(after)
+    setattr(owner, attribute, wrapper)
+import kedro.framework.cli.cli as kedro_cli
+mark("kedro_cli")
+from kedro.framework.context import KedroContext
+from kedro.framework.project import _ProjectPipelines
+from kedro.pipeline.node import Node
+from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
+marking(kedro_cli, "bootstrap_project", after="settings")
+marking(_ProjectPipelines, "_load_data", before="session", after="pipelines")
+marking(KedroContext, "_get_catalog", after="catalog")
+for runner in (SequentialRunner, ThreadRunner, ParallelRunner):
+    marking(runner, "_run", before="datasets")
 original = Node.run
 def run(self, inputs=None):
     if "first_node" not in marks:
@@ -51,13 +94,14 @@ def done():
             "writer_cpu": cpu(resource.RUSAGE_CHILDREN)}
     print("BENCH " + json.dumps({**marks, **ends}))
 atexit.register(done)
-from kedro.framework.cli import main
 sys.argv = ["kedro", "run", *sys.argv[1:]]
-main()
+kedro_cli.main()
 """
 
 
-def timed_run(project: Path, pipeline: str, tracking: bool, pycache: Path) -> dict[str, float]:
+def timed_run(
+    python: Path, project: Path, pipeline: str, tracking: bool, pycache: Path
+) -> dict[str, float]:
     """Return the marks (seconds since the parent started the child) of one `kedro run`."""
     env = {**os.environ, **project_environment(), "PYTHONPATH": str(project / "src")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -66,7 +110,7 @@ def timed_run(project: Path, pipeline: str, tracking: bool, pycache: Path) -> di
     env["KEDRO_TRACKING_ENABLED"] = "true" if tracking else "false"
     env["BENCH_STARTED"] = repr(time.time())
     result = subprocess.run(
-        [sys.executable, "-c", DRIVER, "--pipelines", pipeline],
+        [str(python), "-c", DRIVER, "--pipelines", pipeline],
         cwd=project,
         env=env,
         capture_output=True,
@@ -79,23 +123,43 @@ def timed_run(project: Path, pipeline: str, tracking: bool, pycache: Path) -> di
     return json.loads(marks[-1][len("BENCH ") :])
 
 
+def phase_shares(runs: list[dict[str, float]]) -> list[tuple[str, float, str]]:
+    """Return (phase, median CPU seconds, what it covers) for the PHASES every run reached."""
+    reached = [(name, what) for name, what in PHASES if all(f"cpu_{name}" in m for m in runs)]
+    shares = []
+    for index, (name, what) in enumerate(reached):
+        previous = reached[index - 1][0] if index else None
+        share = statistics.median(
+            m[f"cpu_{name}"] - (m[f"cpu_{previous}"] if previous else 0.0) for m in runs
+        )
+        shares.append((name, share, what))
+    return shares
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per variant (default 3)")
     parser.add_argument("--pipeline", default="__default__", help="pipeline to run")
     parser.add_argument("--project", type=Path, help="an already rendered project")
+    parser.add_argument(
+        "--python",
+        type=Path,
+        default=Path(sys.executable),
+        help="interpreter whose environment runs kedro (default: this one), e.g. a project's "
+        ".venv/bin/python after `make install`",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
         project = args.project or render_project(Path(scratch) / "churn-prediction")
         pycache = Path(scratch) / "pycache"
-        print(f"project: {project}, load average {os.getloadavg()[0]:.1f}")
-        warm = timed_run(project, args.pipeline, True, pycache)
+        print(f"project: {project}, python: {args.python}, load {os.getloadavg()[0]:.1f}")
+        warm = timed_run(args.python, project, args.pipeline, True, pycache)
         print(f"warm-up run (tracking on): exit at {warm['exit']:.2f} s")
         marks: dict[bool, list[dict[str, float]]] = {True: [], False: []}
         for index in range(args.runs):
             for tracking in (index % 2 == 0, index % 2 != 0):
-                mark = timed_run(project, args.pipeline, tracking, pycache)
+                mark = timed_run(args.python, project, args.pipeline, tracking, pycache)
                 marks[tracking].append(mark)
                 print(
                     f"run {index + 1}, tracking {'on ' if tracking else 'off'}: first node "
@@ -117,6 +181,9 @@ def main() -> None:
             f"start-up CPU to the first node: {median(True, 'cpu_first_node'):.2f} s tracking on, "
             f"{median(False, 'cpu_first_node'):.2f} s off (goal <= 1 s)"
         )
+        print("start-up CPU by phase, tracking off (median s):")
+        for name, share, what in phase_shares(marks[False]):
+            print(f"  {share:5.2f}  {name:<10}  {what}")
         cpu_on, cpu_off = median(True, "cpu_exit"), median(False, "cpu_exit")
         print(
             f"CPU of the run's process: {cpu_on:.2f} s tracking on, {cpu_off:.2f} s off "
