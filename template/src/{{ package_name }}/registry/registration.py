@@ -166,6 +166,25 @@ def register_model(
     to the run by `run_id`, so the run is not reopened (its status and end time stay as the
     run left them).
     """
+    model_uri = log_model(registry_uri, model, input_example, run_id=run_id, settings=settings)
+    return create_version(registry_uri, model_name, model_uri, run_id=run_id, tags=tags)
+
+
+def log_model(
+    registry_uri: str,
+    model: Any,
+    input_example: Any,
+    *,
+    run_id: str | None,
+    settings: RegistrySettings,
+    link_to_run: bool = False,
+) -> str:
+    """Return the `models:/m-...` URI of `model` logged with its signature and input example.
+
+    With `link_to_run`, the LoggedModel is recorded as an output of run `run_id`, which must
+    be open (the writer process does this while the run's last nodes still run); otherwise
+    it is logged into the run's experiment and only the version links to the run.
+    """
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
@@ -174,6 +193,7 @@ def register_model(
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
     client = registry_client(registry_uri)
     experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
+    linked = {"run_id": run_id} if link_to_run and run_id else {}
     with using_store(registry_uri, experiment_id), _quiet_pip_lookup():
         info = mlflow.sklearn.log_model(
             model,
@@ -183,11 +203,26 @@ def register_model(
             serialization_format=settings.serialization_format,
             skops_trusted_types=list(settings.skops_trusted_types) or None,
             pip_requirements=pip_requirements(settings),
+            **linked,
         )
+    return str(info.model_uri)
+
+
+def create_version(
+    registry_uri: str,
+    model_name: str,
+    model_uri: str,
+    *,
+    run_id: str | None,
+    tags: Mapping[str, str],
+) -> RegisteredVersion:
+    """Return the new version of `model_name` whose source is the logged model `model_uri`."""
+    client = registry_client(registry_uri)
+    with using_store(registry_uri):
         ensure_registered_model(client, model_name)
         # Inside the block: MLflow resolves the `models:/m-...` source through the fluent store.
         version = client.create_model_version(
-            model_name, source=info.model_uri, run_id=run_id, tags=dict(tags)
+            model_name, source=model_uri, run_id=run_id, tags=dict(tags)
         )
     logger.info("Registered %s version %s (run %s)", model_name, version.version, run_id)
-    return RegisteredVersion(model_name, str(version.version), run_id, info.model_uri)
+    return RegisteredVersion(model_name, str(version.version), run_id, model_uri)
