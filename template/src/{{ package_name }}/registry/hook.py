@@ -177,11 +177,12 @@ class ModelRegistryHook:
             self._metrics.update(scalar_metrics(data, prefix=prefix))
 
     def _start_logging(self, model: Any, settings: RegistrySettings) -> None:
-        """Have the writer log `model` into the open MLflow run while the later nodes run.
+        """Have the writer log `model` into the run's experiment while the later nodes run.
 
         Logging (serialising, checking requirements, writing the artefacts) is most of what
         registering costs; done here, only creating the version is left after the last node.
-        A run that then fails keeps the logged model among its outputs, and no version.
+        A run that then fails leaves that LoggedModel (tagged with its save version) and no
+        version.
         """
         context, tracking = self._context, self._tracking
         self._logging = None
@@ -297,17 +298,19 @@ def log_run_model(
     input_example: Any,
     settings: RegistrySettings,
 ) -> str:
-    """Return the URI of `model` logged as an output of the open run of `save_version`.
+    """Return the URI of `model` logged into the experiment of the open run of `save_version`.
 
     Kedro-free, with picklable arguments: it runs in the MLflow writer process, after the
-    request that opened the run.
+    request that opened the run. The LoggedModel carries the save version as a tag, so one
+    left by a run that then failed (no version points to it) can be traced to that run.
     """
     client = registry_client(registry_uri)
     run_id = find_run(client, experiment_name, save_version)
     if run_id is None:
-        raise RuntimeError(f"no MLflow run of save version {save_version!r} to log the model in")
+        raise RuntimeError(f"no MLflow run of save version {save_version!r} to log the model for")
+    tags = {SAVE_VERSION_TAG: save_version}
     return log_model(
-        registry_uri, model, input_example, run_id=run_id, settings=settings, link_to_run=True
+        registry_uri, model, input_example, run_id=run_id, settings=settings, tags=tags
     )
 
 

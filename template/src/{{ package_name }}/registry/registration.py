@@ -177,13 +177,15 @@ def log_model(
     *,
     run_id: str | None,
     settings: RegistrySettings,
-    link_to_run: bool = False,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
     """Return the `models:/m-...` URI of `model` logged with its signature and input example.
 
-    With `link_to_run`, the LoggedModel is recorded as an output of run `run_id`, which must
-    be open (the writer process does this while the run's last nodes still run); otherwise
-    it is logged into the run's experiment and only the version links to the run.
+    The LoggedModel goes into run `run_id`'s experiment, with `tags`, but is not linked to the
+    run (no `run_id=`, and the writer has no active fluent run): MLflow would list a linked
+    model's files among the run's own artefacts under its name, `model`, which is also the
+    Kedro model dataset's folder, and resolve them through the default store. The version
+    links the run by run id instead (`create_version`).
     """
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -193,7 +195,6 @@ def log_model(
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
     client = registry_client(registry_uri)
     experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
-    linked = {"run_id": run_id} if link_to_run and run_id else {}
     with using_store(registry_uri, experiment_id), _quiet_pip_lookup():
         info = mlflow.sklearn.log_model(
             model,
@@ -203,7 +204,7 @@ def log_model(
             serialization_format=settings.serialization_format,
             skops_trusted_types=list(settings.skops_trusted_types) or None,
             pip_requirements=pip_requirements(settings),
-            **linked,
+            tags=dict(tags) if tags else None,
         )
     return str(info.model_uri)
 
