@@ -182,10 +182,10 @@ def log_model(
     """Return the `models:/m-...` URI of `model` logged with its signature and input example.
 
     The LoggedModel goes into run `run_id`'s experiment, with `tags`, but is not linked to the
-    run (no `run_id=`, and the writer has no active fluent run): MLflow would list a linked
-    model's files among the run's own artefacts under its name, `model`, which is also the
-    Kedro model dataset's folder, and resolve them through the default store. The version
-    links the run by run id instead (`create_version`).
+    run (no `run_id=`; nothing here starts a fluent run MLflow could link it to): MLflow would
+    list a linked model's files among the run's own artefacts under its name, `model`, which is
+    also the Kedro model dataset's folder, and resolve them through the default store. The
+    version links the run by run id instead (`create_version`).
     """
     import mlflow.sklearn
     from mlflow.models import infer_signature
