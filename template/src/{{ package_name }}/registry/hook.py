@@ -27,7 +27,9 @@ from .registration import (
     SAVE_VERSION_TAG,
     RegisteredVersion,
     RegistrySettings,
+    create_version,
     find_run,
+    log_model,
     metric_tags,
     register_model,
     registry_client,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Node
 
     from ..tracking import MlflowTrackingHook
+    from ..tracking.recorder import PendingCall
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +122,7 @@ class ModelRegistryHook:
         self._model: Any = None
         self._example_source: Any = None
         self._metrics: dict[str, float] = {}
+        self._logging: PendingCall | None = None  # the model being logged by the writer
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -140,6 +144,7 @@ class ModelRegistryHook:
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Forget anything a previous session of this process left behind."""
         self._reset()
+        self._save_version = self._save_version or run_params["run_id"]
         if self._context is not None:
             self._settings = registry_settings(self._context.params)
 
@@ -166,15 +171,42 @@ class ModelRegistryHook:
             return
         if dataset_name == settings.model_dataset:
             self._model = data
+            self._start_logging(data, settings)
         prefix = settings.metric_datasets.get(dataset_name)
         if prefix is not None and isinstance(data, Mapping):
             self._metrics.update(scalar_metrics(data, prefix=prefix))
+
+    def _start_logging(self, model: Any, settings: RegistrySettings) -> None:
+        """Have the writer log `model` into the run's experiment while the later nodes run.
+
+        Logging (serialising, checking requirements, writing the artefacts) is most of what
+        registering costs; done here, only creating the version is left after the last node.
+        A run that then fails leaves that LoggedModel (tagged with its save version) and no
+        version.
+        """
+        context, tracking = self._context, self._tracking
+        self._logging = None
+        if tracking is None or context is None:
+            return
+        config = tracking_settings(context)
+        if not config.enabled:
+            return
+        self._logging = tracking.start_in_writer(
+            log_run_model,
+            registry_uri=config.store_uri(Path(context.project_path)),
+            experiment_name=config.experiment_name,
+            save_version=str(self._save_version),
+            model=model,
+            input_example=_input_example(model, self._example_source, settings.input_example_rows),
+            settings=settings,
+        )
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Register the run's model (only reached when every node succeeded)."""
         model, context, settings = self._model, self._context, self._settings
         metrics, example_source = self._metrics, self._example_source
+        logging_call = self._logging
         self._reset()
         if model is None or context is None or settings is None:
             return
@@ -196,6 +228,9 @@ class ModelRegistryHook:
             "audit_log": project_path / AUDIT_LOG,
             "move_aliases": _deferral is None,
         }
+        model_uri = _logged_model_uri(logging_call)
+        if model_uri is not None:  # logged during the run: only the version is left to create
+            arguments.update(model=None, input_example=None, model_uri=model_uri)
         if self._tracking is not None:
             registered = self._tracking.run_in_writer(register_run_model, **arguments)
         else:
@@ -217,10 +252,13 @@ def register_run_model(
     settings: RegistrySettings,
     audit_log: Path,
     move_aliases: bool,
+    model_uri: str | None = None,
 ) -> RegisteredVersion:
     """Return the new registry version of a run's model (champion if first, else challenger).
 
-    Kedro-free, with picklable arguments: it runs in the MLflow writer process.
+    Kedro-free, with picklable arguments: it runs in the MLflow writer process. With
+    `model_uri` (the model `log_run_model` logged during the run) it only creates the version;
+    otherwise it logs `model` first.
     """
     client = registry_client(registry_uri)
     run_id = find_run(client, experiment_name, save_version)
@@ -229,9 +267,12 @@ def register_run_model(
         run_tags = client.get_run(run_id).data.tags
         tags.update({key: run_tags[key] for key in PROVENANCE_TAGS if key in run_tags})
     tags.update(metric_tags(metrics))
-    registered = register_model(
-        registry_uri, name, model, input_example, run_id=run_id, tags=tags, settings=settings
-    )
+    if model_uri is not None:
+        registered = create_version(registry_uri, name, model_uri, run_id=run_id, tags=tags)
+    else:
+        registered = register_model(
+            registry_uri, name, model, input_example, run_id=run_id, tags=tags, settings=settings
+        )
     if not move_aliases:
         return registered
     if alias_version(client, name, CHAMPION) is None:
@@ -246,6 +287,45 @@ def register_run_model(
             audit_log=audit_log,
         )  # fmt: skip
     return registered
+
+
+def log_run_model(
+    *,
+    registry_uri: str,
+    experiment_name: str,
+    save_version: str,
+    model: Any,
+    input_example: Any,
+    settings: RegistrySettings,
+) -> str:
+    """Return the URI of `model` logged into the experiment of the open run of `save_version`.
+
+    Kedro-free, with picklable arguments: it runs in the MLflow writer process, after the
+    request that opened the run. The LoggedModel carries the save version as a tag, so one
+    left by a run that then failed (no version points to it) can be traced to that run.
+    """
+    client = registry_client(registry_uri)
+    run_id = find_run(client, experiment_name, save_version)
+    if run_id is None:
+        raise RuntimeError(f"no MLflow run of save version {save_version!r} to log the model for")
+    tags = {SAVE_VERSION_TAG: save_version}
+    return log_model(
+        registry_uri, model, input_example, run_id=run_id, settings=settings, tags=tags
+    )
+
+
+def _logged_model_uri(call: PendingCall | None) -> str | None:
+    """Return the URI of the model the writer logged during the run, or None (log it now)."""
+    if call is None:
+        return None
+    answer = call.answer()
+    if answer is None:
+        return None  # the writer process ended: the registration logs the model itself
+    ok, value = answer
+    if not ok:
+        logger.warning("Logging the model during the run failed (%s): logging it again", value)
+        return None
+    return str(value)
 
 
 def _input_example(model: Any, frame: Any, rows: int) -> Any:

@@ -166,6 +166,27 @@ def register_model(
     to the run by `run_id`, so the run is not reopened (its status and end time stay as the
     run left them).
     """
+    model_uri = log_model(registry_uri, model, input_example, run_id=run_id, settings=settings)
+    return create_version(registry_uri, model_name, model_uri, run_id=run_id, tags=tags)
+
+
+def log_model(
+    registry_uri: str,
+    model: Any,
+    input_example: Any,
+    *,
+    run_id: str | None,
+    settings: RegistrySettings,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Return the `models:/m-...` URI of `model` logged with its signature and input example.
+
+    The LoggedModel goes into run `run_id`'s experiment, with `tags`, but is not linked to the
+    run (no `run_id=`; nothing here starts a fluent run MLflow could link it to): MLflow would
+    list a linked model's files among the run's own artefacts under its name, `model`, which is
+    also the Kedro model dataset's folder, and resolve them through the default store. The
+    version links the run by run id instead (`create_version`).
+    """
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
@@ -183,11 +204,26 @@ def register_model(
             serialization_format=settings.serialization_format,
             skops_trusted_types=list(settings.skops_trusted_types) or None,
             pip_requirements=pip_requirements(settings),
+            tags=dict(tags) if tags else None,
         )
+    return str(info.model_uri)
+
+
+def create_version(
+    registry_uri: str,
+    model_name: str,
+    model_uri: str,
+    *,
+    run_id: str | None,
+    tags: Mapping[str, str],
+) -> RegisteredVersion:
+    """Return the new version of `model_name` whose source is the logged model `model_uri`."""
+    client = registry_client(registry_uri)
+    with using_store(registry_uri):
         ensure_registered_model(client, model_name)
         # Inside the block: MLflow resolves the `models:/m-...` source through the fluent store.
         version = client.create_model_version(
-            model_name, source=info.model_uri, run_id=run_id, tags=dict(tags)
+            model_name, source=model_uri, run_id=run_id, tags=dict(tags)
         )
     logger.info("Registered %s version %s (run %s)", model_name, version.version, run_id)
-    return RegisteredVersion(model_name, str(version.version), run_id, info.model_uri)
+    return RegisteredVersion(model_name, str(version.version), run_id, model_uri)

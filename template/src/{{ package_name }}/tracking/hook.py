@@ -17,7 +17,7 @@ from .. import __version__ as project_version
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
-from .recorder import RunRecorder, TrackedRun, WriterProcess
+from .recorder import PendingCall, RunRecorder, TrackedRun, WriterProcess
 from .records import (
     MAX_KEY,
     safe_name,
@@ -137,6 +137,15 @@ class MlflowTrackingHook:
         """
         run = self._ended_run
         return run.call(function, **kwargs) if run is not None else function(**kwargs)
+
+    def start_in_writer(self, function: Callable[..., Any], **kwargs: Any) -> PendingCall | None:
+        """Return a handle on `function(**kwargs)`, started in the writer of the run in progress.
+
+        It runs after every record requested so far (the run is open by then) while the nodes
+        go on; None when no run is being tracked or its writer process is gone.
+        """
+        run = self._run
+        return run.call_later(function, **kwargs) if run is not None else None
 
     def preload_in_writer(self, *modules: str) -> None:
         """Have the writer process import `modules` while the nodes run (for `run_in_writer`)."""

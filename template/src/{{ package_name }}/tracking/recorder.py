@@ -221,6 +221,22 @@ class RunRecorder:
             raise value
         return value
 
+    def call_later(self, function: Callable[..., Any], **kwargs: Any) -> PendingCall | None:
+        """Return a handle on `function(**kwargs)`, queued for the writer process, not awaited.
+
+        None when the writer process is gone already. Unlike `call`, nothing falls back to this
+        process: the caller decides what to do when `PendingCall.answer` is None.
+        """
+        if self._released or self._ended.is_set():
+            return None
+        seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
+        return PendingCall(self, seq)
+
+    def _answer(self, seq: int) -> tuple[bool, Any] | None:
+        self._wait_until(lambda: seq in self._results)
+        with self._changed:
+            return self._results.pop(seq, None)
+
     def call_soon(self, function: Callable[..., Any], **kwargs: Any) -> None:
         """Run `function(**kwargs)` in the writer process without waiting (e.g. imports)."""
         if not (self._released or self._ended.is_set()):
@@ -323,6 +339,18 @@ class RunRecorder:
             writer.apply(action, arguments)
         self.run_id, self.failure = writer.run_id, writer.failure
         self._opened.set()
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A `call_later` request: its answer is read (and waited for) once, with `answer`."""
+
+    recorder: RunRecorder
+    seq: int
+
+    def answer(self) -> tuple[bool, Any] | None:
+        """Return (True, result) or (False, error); None if the writer process ended first."""
+        return self.recorder._answer(self.seq)
 
 
 def _relog(name: str, level: int, message: str, path: str, line: int) -> None:
