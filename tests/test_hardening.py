@@ -297,7 +297,7 @@ FAULTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
         ("conf/base/catalog.yml: dataset 'sheet'", "needs the kedro-datasets extra"),
     ),
     "project dataset class that does not exist": (
-        _append(CATALOG, "\ncustom:\n  type: churn_prediction.no_such_datasets.NoSuch\n  filepath: x\n"),
+        _append(CATALOG, "\ncustom:\n  type: churn_prediction.nosuch.NoSuch\n  filepath: x\n"),
         ("conf/base/catalog.yml: dataset 'custom'", "not found under src/"),
     ),
     "leftover {% in a file copied verbatim": (
