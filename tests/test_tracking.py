@@ -456,6 +456,10 @@ def test_a_failing_node_records_the_run_failed_with_the_error(fresh_project, tmp
     assert "tenure_months" in trace.read_text()
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("stop_signal", "exit_code"),
     [(signal.SIGINT, 1), (signal.SIGTERM, 128 + signal.SIGTERM)],  # click: Ctrl+C -> "Aborted!"
@@ -470,6 +474,9 @@ def test_an_interrupted_or_stopped_run_is_recorded_killed(fresh_project, stop_si
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # As in a terminal: a suite started in the background by a non-interactive shell inherits
+        # SIGINT ignored, and Python keeps an ignored SIGINT ignored (the run then never stops).
+        preexec_fn=_sigint_default,
     )
     try:
         deadline = time.monotonic() + 300
