@@ -545,6 +545,24 @@ def test_disabled_tracking_records_nothing_and_still_prints_metric_lines(tracked
     assert re.search(r"^roc_auc=0\.\d+$", result.stdout, flags=re.MULTILINE)
 
 
+def mlflow_processes(group: int) -> dict[int, list[bytes]]:
+    """Return {pid: environment entries} of the MLflow processes in process group `group`."""
+    found: dict[int, list[bytes]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != group:
+                continue
+            command = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        if b"mlflow" in command:
+            found[int(entry.name)] = environ.split(b"\0")
+    return found
+
+
 def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
     """The UI runs from its own environment: the project's locks leave MLflow's server out."""
     project = tracked["project"]
@@ -560,10 +578,13 @@ def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
     if found.returncode != 0:
         skip_or_fail(found.stderr.strip())
     port = free_port()
+    # A user's shell: only the Makefile's default switches MLflow's usage telemetry off.
+    env = project_env(project)
+    env.pop("MLFLOW_DISABLE_TELEMETRY", None)
     process = subprocess.Popen(
         ["make", "mlflow-ui", f"PYTHON={found.stdout.strip()}", f"MLFLOW_PORT={port}"],
         cwd=project,
-        env=project_env(project),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -584,6 +605,9 @@ def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
             except OSError:
                 time.sleep(0.5)
         assert body["experiment"]["name"] == EXPERIMENT
+        servers = mlflow_processes(process.pid)
+        assert servers, "no MLflow process found under make mlflow-ui"
+        assert all(b"MLFLOW_DISABLE_TELEMETRY=true" in environ for environ in servers.values())
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
