@@ -546,7 +546,8 @@ def test_disabled_tracking_records_nothing_and_still_prints_metric_lines(tracked
 
 
 def mlflow_processes(group: int) -> dict[int, list[bytes]]:
-    """Return {pid: environment entries} of the MLflow processes in process group `group`."""
+    """Return {pid: environment entries} of the MLflow server's processes in process group `group`
+    (the server, its workers and job consumers; not make, nor the shell of the recipe line)."""
     found: dict[int, list[bytes]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -558,7 +559,8 @@ def mlflow_processes(group: int) -> dict[int, list[bytes]]:
             environ = (entry / "environ").read_bytes()
         except OSError:  # the process ended meanwhile
             continue
-        if b"mlflow" in command:
+        program = Path(os.fsdecode(command.split(b"\0", 1)[0])).name
+        if b"mlflow" in command and program not in {"make", "sh", "bash", "dash"}:
             found[int(entry.name)] = environ.split(b"\0")
     return found
 
