@@ -221,8 +221,6 @@ class ModelRegistryHook:
             "name": registered_model_name(context),
             "save_version": self._save_version or run_params["run_id"],
             "kedro_run_id": run_params["run_id"],
-            "model": model,
-            "input_example": _input_example(model, example_source, settings.input_example_rows),
             "metrics": metrics,
             "settings": settings,
             "audit_log": project_path / AUDIT_LOG,
@@ -231,6 +229,9 @@ class ModelRegistryHook:
         model_uri = _logged_model_uri(logging_call)
         if model_uri is not None:  # logged during the run: only the version is left to create
             arguments.update(model=None, input_example=None, model_uri=model_uri)
+        else:  # the registration logs the model itself
+            rows = settings.input_example_rows
+            arguments.update(model=model, input_example=_input_example(model, example_source, rows))
         if self._tracking is not None:
             registered = self._tracking.run_in_writer(register_run_model, **arguments)
         else:

@@ -209,12 +209,9 @@ class RunRecorder:
         result picklable. If the writer process is gone (or the arguments cannot be pickled),
         it runs in this process instead. Its exception is raised here.
         """
-        if self._released or self._ended.is_set():
-            return function(**kwargs)
-        seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
-        self._wait_until(lambda: seq in self._results)
-        answer = self._results.pop(seq, None)
-        if answer is None:  # the writer died, or the request could not be pickled
+        pending = self.call_later(function, **kwargs)
+        answer = pending.answer() if pending is not None else None
+        if answer is None:  # no writer, it died, or the request could not be pickled
             return function(**kwargs)
         ok, value = answer
         if not ok:
