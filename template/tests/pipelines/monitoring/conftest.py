@@ -8,6 +8,7 @@ event is accepted and folded into one incident per dedup key. Tests script failu
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -128,8 +129,15 @@ def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def recording_server() -> Iterator[RecordingServer]:
-    """Yield a recording server on 127.0.0.1 (ephemeral port); shut it down afterwards."""
+def recording_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingServer]:
+    """Yield a recording server on 127.0.0.1 (ephemeral port); shut it down afterwards.
+
+    Clients reach it directly even where an HTTP proxy is set: requests (PagerDuty) and botocore
+    (CloudWatch) would otherwise send loopback traffic to the proxy unless NO_PROXY lists it.
+    """
+    for name in ("NO_PROXY", "no_proxy"):
+        listed = os.environ.get(name, "")
+        monkeypatch.setenv(name, f"{listed},127.0.0.1" if listed else "127.0.0.1")
     state = RecordingServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
