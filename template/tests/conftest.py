@@ -15,6 +15,8 @@ the id column) take `numeric_features`, `categorical_features`, `sensitive_featu
 
 from __future__ import annotations
 
+import importlib
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,19 @@ import pytest
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Silence the dependency warnings that the project's runs silence, and no other.
+
+    The list's one home is the package's run_log/warning_filters.py; pytest resets the warning
+    filters around each test, so it gets the list as `filterwarnings` lines.
+    """
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package = pyproject["tool"]["kedro"]["package_name"]
+    filters = importlib.import_module(f"{package}.run_log.warning_filters")
+    for line in filters.pytest_filterwarnings():
+        config.addinivalue_line("filterwarnings", line)
 EXTRA_NUMERIC = 30
 EXTRA_CATEGORICAL = 2
 
