@@ -26,6 +26,8 @@ import pytest
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXTRA_NUMERIC = 30
+EXTRA_CATEGORICAL = 2
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,8 +41,6 @@ def pytest_configure(config: pytest.Config) -> None:
     filters = importlib.import_module(f"{package}.run_log.warning_filters")
     for line in filters.pytest_filterwarnings():
         config.addinivalue_line("filterwarnings", line)
-EXTRA_NUMERIC = 30
-EXTRA_CATEGORICAL = 2
 
 
 def configured_features() -> dict[str, Any]:
