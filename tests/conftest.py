@@ -60,6 +60,14 @@ os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
 sys.pycache_prefix = str(PYCACHE_PREFIX)
 sys.dont_write_bytecode = False
 
+# The services the tests start (SeaweedFS, moto, MLflow, recording servers) listen on loopback and
+# are reached directly, also from a shell with HTTP(S)_PROXY set: botocore and requests would
+# otherwise send loopback traffic to the proxy. The test processes pass it to every subprocess.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+for _name in ("NO_PROXY", "no_proxy"):
+    _listed = [host.strip() for host in os.environ.get(_name, "").split(",") if host.strip()]
+    os.environ[_name] = ",".join(dict.fromkeys([*_listed, *LOOPBACK_HOSTS]))
+
 
 # One id per test run, shared by the controller and its xdist workers (they inherit the
 # environment): resources built once per run, such as the project's Docker image, are named by it.

@@ -362,6 +362,17 @@ def test_versions_cli_table_lists_newest_first_with_s3_version_ids(
     assert re.search(rf"\bmodel\s+2\s+{re.escape(runs['second'])}", summary)
 
 
+def test_loopback_storage_is_reached_directly_from_a_shell_with_a_proxy(
+    runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str]
+) -> None:
+    """A developer's HTTP(S)_PROXY does not capture the tests' loopback services (conftest's
+    NO_PROXY guard): the proxy here is a closed loopback port, so a request sent to it fails."""
+    closed = "http://127.0.0.1:9"
+    proxied = {**s3_env, **{name: closed for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy")}}
+    listed = versions_json(s3_project, proxied, "model")["model"]["versions"]
+    assert [row["version"] for row in listed] == [runs["second"], runs["first"]]
+
+
 def test_load_versions_of_the_first_model_reproduces_its_metrics_exactly(
     runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer
 ) -> None:

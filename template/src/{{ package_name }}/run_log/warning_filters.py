@@ -34,6 +34,14 @@ DEPENDENCY_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
         DeprecationWarning,
         r"great_expectations\.datasource\.fluent\.data_connector\.file_path_data_connector",
     ),
+    # shap 0.51 (the lock's shap on Python 3.11; 0.54 on 3.12+) sets its colormaps' extremes
+    # with set_bad/set_over/set_under when imported, which matplotlib 3.11 deprecates. Remove when
+    # the project drops Python 3.11 or its lock moves past shap 0.51.
+    (
+        r"The set_(bad|over|under) function will be deprecated",
+        PendingDeprecationWarning,
+        r"shap\.plots\.colors\._colors",
+    ),
 )
 
 
