@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from ..core.parameters import RegistrySettings
+from ..tracking.store_seed import seed_new_store
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def registry_client(registry_uri: str) -> Any:
     """Return an MlflowClient whose tracking and registry stores are both `registry_uri`."""
     from mlflow import MlflowClient
 
+    seed_new_store(registry_uri)
     return MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
 
 

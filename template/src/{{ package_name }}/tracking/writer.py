@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ..core.serialise import json_ready
 from . import provenance
 from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
+from .store_seed import seed_new_store
 from .records import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_PER_BATCH,
@@ -131,6 +132,7 @@ class RunWriter:
         if self._client is None:
             from mlflow import MlflowClient
 
+            seed_new_store(self.tracking_uri)
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
