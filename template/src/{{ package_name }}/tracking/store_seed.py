@@ -107,10 +107,11 @@ def _build(path: Path, artifact_root: Path) -> None:
     store = SqlAlchemyStore(f"sqlite:///{path.as_posix()}", artifact_root.as_uri())
     store.engine.dispose()
     with sqlite3.connect(path) as database:
-        database.execute(
-            "DELETE FROM experiment_tags WHERE experiment_id = ?", (DEFAULT_EXPERIMENT_ID,)
-        )
-        database.execute("DELETE FROM experiments WHERE experiment_id = ?", (DEFAULT_EXPERIMENT_ID,))
+        for table in ("experiment_tags", "experiments"):
+            database.execute(
+                f"DELETE FROM {table} WHERE experiment_id = ?",  # noqa: S608 - our two names
+                (DEFAULT_EXPERIMENT_ID,),
+            )
     database.close()
     with sqlite3.connect(path) as database:
         database.execute("VACUUM")

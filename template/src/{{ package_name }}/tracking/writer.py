@@ -37,7 +37,6 @@ from typing import IO, TYPE_CHECKING, Any
 from ..core.serialise import json_ready
 from . import provenance
 from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
-from .store_seed import seed_new_store
 from .records import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_PER_BATCH,
@@ -45,6 +44,7 @@ from .records import (
     param_entries,
     tag_text,
 )
+from .store_seed import seed_new_store
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
