@@ -106,12 +106,10 @@ def _build(path: Path, artifact_root: Path) -> None:
 
     store = SqlAlchemyStore(f"sqlite:///{path.as_posix()}", artifact_root.as_uri())
     store.engine.dispose()
+    default = (DEFAULT_EXPERIMENT_ID,)
     with sqlite3.connect(path) as database:
-        for table in ("experiment_tags", "experiments"):
-            database.execute(
-                f"DELETE FROM {table} WHERE experiment_id = ?",  # noqa: S608 - our two names
-                (DEFAULT_EXPERIMENT_ID,),
-            )
+        database.execute("DELETE FROM experiment_tags WHERE experiment_id = ?", default)
+        database.execute("DELETE FROM experiments WHERE experiment_id = ?", default)
     database.close()
     with sqlite3.connect(path) as database:
         database.execute("VACUUM")
