@@ -152,9 +152,9 @@ def test_example_notebook_runs(fresh_project):
 def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
     """A broken pin cannot hide behind the shared test environment.
 
-    The lock goes in with uv, as the rendered Makefile and Dockerfile install it (seconds; pip
-    took 5-7 minutes of CI for the same pins). pip installs the project itself, and `pip check`
-    checks the installed set.
+    The lock and then the project go in with uv, as the rendered Makefile installs them (seconds;
+    pip took 5-7 minutes of CI for the same pins, and its editable install builds the project in
+    an isolated environment of its own). `pip check` checks the installed set.
     """
     python = find_python("3.12")
     project = render(tmp_path / "project")
@@ -169,8 +169,12 @@ def test_pinned_lock_installs_into_a_fresh_environment(tmp_path):
         check=True,
         timeout=1500,
     )  # fmt: skip
-    pip = [str(env_dir / "bin/python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True, timeout=300)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--no-deps", "--python", str(env_dir / "bin/python"),
+         "-e", str(project)],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
     check = subprocess.run(
         [str(env_dir / "bin/pip"), "check"], capture_output=True, text=True, check=False
     )
