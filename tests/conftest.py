@@ -18,6 +18,8 @@ import copier
 import jinja2
 import pytest
 import yaml
+from copier._main import Worker
+from copier._types import LazyDict
 
 # CPU seconds per test phase (--cpu-durations=N, CPU_DURATIONS_FILE): tests/cpu_durations.py.
 pytest_plugins = ("cpu_durations",)
@@ -194,6 +196,42 @@ def _compile_once(
 
 
 jinja2.Environment.compile = _compile_once  # type: ignore[method-assign]
+
+
+# Copier builds the Jinja context again for every path part and every file it renders (about
+# 2,200 times per render of this template, each walking all answers twice and rendering the
+# answers file's name): a third of a render's CPU. While it renders the files, the answers are
+# final and the phase is RENDER, so the context is the same each time: one is built per render and
+# each caller gets its own copy. test_render.py renders with and without this and compares trees,
+# so a Copier release that changes any of it fails there first.
+_copier_render_template = Worker._render_template
+
+
+def _render_template_with_one_context(self: Worker) -> None:
+    """Run Copier's `_render_template` with `_render_context` built once for the whole render."""
+    if not ONE_RENDER_CONTEXT:
+        return _copier_render_template(self)
+    context = self._render_context()
+    # Copier writes into a context's `_copier_conf` (answers_relpath blanks `answers_file`):
+    # each caller gets fresh copies of the mutable parts, from the untouched lazy functions.
+    lazy_conf = dict(context["_copier_conf"]._pending)
+
+    def fresh_context() -> dict[str, Any]:
+        return {
+            **context,
+            "_copier_conf": LazyDict(dict(lazy_conf)),
+            "_copier_answers": dict(context["_copier_answers"]),
+        }
+
+    self._render_context = fresh_context  # the instance's, shadowing the method
+    try:
+        return _copier_render_template(self)
+    finally:
+        del self._render_context
+
+
+ONE_RENDER_CONTEXT = True
+Worker._render_template = _render_template_with_one_context  # type: ignore[method-assign]
 
 
 def render(destination: Path, **answers: Any) -> Path:

@@ -10,9 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import conftest
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, pairwise, render
+from conftest import TEMPLATE_ROOT, pairwise, render, render_from
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 from validate_render import validate
@@ -137,6 +138,27 @@ def test_custom_names_flow_into_every_file(tmp_path):
     assert pyproject["tool"]["kedro"]["package_name"] == "fraud_detection_eu"
     assert pyproject["tool"]["kedro"]["project_name"] == "Fraud Detection: EU"
     assert validate(project) == []
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"project_name": "Fraud Detection: EU", "include_example": False, "ci_provider": "none"}],
+    ids=["defaults", "other-answers"],
+)
+def test_one_render_context_per_render_renders_what_copier_renders(
+    plain_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answers: dict
+) -> None:
+    """The tests build Copier's context once per render (conftest.ONE_RENDER_CONTEXT): the files
+    must be byte for byte those Copier renders when it builds the context for every path."""
+    shared = render_from(plain_template, tmp_path / "shared" / "p", **answers)
+    monkeypatch.setattr(conftest, "ONE_RENDER_CONTEXT", False)
+    per_path = render_from(plain_template, tmp_path / "per-path" / "p", **answers)
+    assert _tree(shared) == _tree(per_path)
+    assert len(_tree(shared)) > 200
 
 
 def test_pairwise_set_covers_every_pair_of_option_values():
