@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import re
@@ -76,6 +77,13 @@ REQUIRED_FILES = (
 # expressions in its pages are examples for the reader, not leftovers of a render.
 VERBATIM_DIRS = {"docs"}
 KEDRO_TYPES = {"MemoryDataset", "CachedDataset", "SharedMemoryDataset", "LambdaDataset"}
+# libyaml's parser where PyYAML has it (its wheels do): the same documents, several times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Texts already found clean in this process, by suffix, place and content digest. Copier runs this
+# check once per process; the template's tests validate hundreds of renders in one, and most of
+# their files are byte-identical from render to render. Only a clean result is remembered: a
+# problem is found (and named after its file) again every time.
+_CLEAN: set[tuple[str, bool, bytes]] = set()
 
 
 def project_files(root: Path) -> Iterator[Path]:
@@ -101,7 +109,7 @@ def parse_problem(path: Path, text: str) -> str | None:
     """Return why a structured file does not parse, or None if it does."""
     try:
         if path.suffix in {".yml", ".yaml"}:
-            list(yaml.safe_load_all(text))
+            list(yaml.load_all(text, Loader=SAFE_LOADER))
         elif path.suffix == ".toml":
             tomllib.loads(text)
         elif path.suffix in {".json", ".ipynb"}:
@@ -153,7 +161,7 @@ def catalog_problems(root: Path, package: str, catalog_file: Path) -> list[str]:
     """Return one problem per catalog entry whose `type` will not import in the project."""
     manifest = json.loads((HERE / "dataset_types.json").read_text())["types"]
     extras = installed_extras(tomllib.loads((root / "pyproject.toml").read_text()))
-    catalog = yaml.safe_load(catalog_file.read_text()) or {}
+    catalog = yaml.load(catalog_file.read_text(), Loader=SAFE_LOADER) or {}  # noqa: S506 - safe
     problems = []
     for name, entry in catalog.items():
         if name.startswith("_") or not isinstance(entry, dict) or "type" not in entry:
@@ -199,10 +207,15 @@ def validate(root: Path) -> list[str]:
         except UnicodeDecodeError:
             problems.append(f"{relative}: is not valid UTF-8 text")
             continue
-        if relative.parts[0] not in VERBATIM_DIRS:
-            problems += [f"{relative}: {p}" for p in leftover_jinja(path, text)]
-        if reason := parse_problem(path, text):
-            problems.append(f"{relative}: {reason}")
+        verbatim = relative.parts[0] in VERBATIM_DIRS
+        key = (path.suffix, verbatim, hashlib.blake2b(text.encode()).digest())
+        if key not in _CLEAN:
+            found = [] if verbatim else [f"{relative}: {p}" for p in leftover_jinja(path, text)]
+            if reason := parse_problem(path, text):
+                found.append(f"{relative}: {reason}")
+            if not found:
+                _CLEAN.add(key)
+            problems += found
         if path.name in {"requirements.txt", "requirements-dev.txt"} and path.parent == root:
             problems += [f"{relative}: {p}" for p in lock_problems(path, text)]
 

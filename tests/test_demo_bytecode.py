@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -56,7 +55,11 @@ def site_packages(venv: Path) -> Path:
     """Return the venv's site-packages, as its interpreter names it."""
     return Path(
         subprocess.run(
-            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -73,7 +76,13 @@ def test_a_fresh_clones_demo_imports_the_bytecode_an_earlier_clone_compiled(
         demo = render(tmp_path / name / "build" / "demo")
         prefix = tmp_path / name / "build" / "demo-pycache"
         result = subprocess.run(
-            ["make", "--no-print-directory", "demo-install", f"DEMO_DIR={demo}", f"DEMO_PYCACHE={prefix}"],
+            [
+                "make",
+                "--no-print-directory",
+                "demo-install",
+                f"DEMO_DIR={demo}",
+                f"DEMO_PYCACHE={prefix}",
+            ],
             cwd=TEMPLATE_ROOT,
             env=bytecode_env(prefix, cache),
             capture_output=True,
@@ -99,12 +108,110 @@ def test_a_fresh_clones_demo_imports_the_bytecode_an_earlier_clone_compiled(
     assert re.fullmatch(r"packages-cpython-3\d+-[0-9a-f]{16}", shared.name), shared.name
 
     # The first clone compiles six (a module of the lock) into the shared folder...
-    log = import_verbosely(first_venv / "bin" / "python", "six", bytecode_env(first_prefix, cache))
+    first_env, second_env = bytecode_env(first_prefix, cache), bytecode_env(second_prefix, cache)
+    log = import_verbosely(first_venv / "bin" / "python", "six", first_env)
     compiled = next(shared.glob("six.*.pyc"))
-    print(log[-3000:])
+    assert f"created {str(place['first'] / compiled.name)!r}" in log
     before = compiled.stat()
     # ...and the second, at another path, loads that code object without compiling.
-    log = import_verbosely(second_venv / "bin" / "python", "six", bytecode_env(second_prefix, cache))
-    assert f"# code object from {str(place['second'] / compiled.name)!r}" in log
+    log = import_verbosely(second_venv / "bin" / "python", "six", second_env)
+    assert f"code object from {str(place['second'] / compiled.name)!r}" in log
+    assert "created" not in log
     after = compiled.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+    # A source that differs (here in size, with the same mtime) is compiled again, never run
+    # from the other clone's bytecode. The file is replaced, not written in place: it is a hard
+    # link into uv's cache.
+    source = second_packages / "six.py"
+    stat = source.stat()
+    changed = source.with_name("six.py.new")
+    changed.write_text(source.read_text(encoding="utf-8") + "\nCHANGED_IN_THIS_CLONE = True\n")
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(changed, source)
+    result = subprocess.run(
+        [str(second_venv / "bin" / "python"), "-c", "import six; print(six.CHANGED_IN_THIS_CLONE)"],
+        env=second_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "True"
+    result = subprocess.run(
+        [
+            str(first_venv / "bin" / "python"),
+            "-c",
+            "import six; print(hasattr(six, 'CHANGED_IN_THIS_CLONE'))",
+        ],
+        env=first_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_a_folder_compiled_before_the_link_is_merged_into_the_shared_one(tmp_path: Path) -> None:
+    demo_bytecode = load_script()
+    place = tmp_path / "prefix" / "venv" / "site-packages"
+    (place / "pkg").mkdir(parents=True)
+    (place / "pkg" / "mod.cpython-312.pyc").write_bytes(b"compiled by the render")
+    shared = tmp_path / "cache" / "packages-cpython-312-0123456789abcdef"
+    (shared / "pkg").mkdir(parents=True)
+    (shared / "pkg" / "other.cpython-312.pyc").write_bytes(b"compiled by an earlier clone")
+
+    assert demo_bytecode.link(place, shared) == "merged into"
+    assert place.is_symlink() and place.resolve() == shared.resolve()
+    assert (shared / "pkg" / "mod.cpython-312.pyc").read_bytes() == b"compiled by the render"
+    assert (
+        shared / "pkg" / "other.cpython-312.pyc"
+    ).read_bytes() == b"compiled by an earlier clone"
+    assert demo_bytecode.link(place, shared) == "shared with"
+    # A link to another key (the lock changed) is moved to the new one.
+    newer = tmp_path / "cache" / "packages-cpython-312-fedcba9876543210"
+    assert demo_bytecode.link(place, newer) == "linked to"
+    assert place.resolve() == newer.resolve()
+
+
+def test_only_the_most_recently_used_shared_folders_are_kept(tmp_path: Path) -> None:
+    demo_bytecode = load_script()
+    folders = []
+    for index in range(5):
+        for kind in ("packages", "stdlib"):
+            folder = tmp_path / f"{kind}-cpython-312-{index:016x}"
+            folder.mkdir()
+            os.utime(folder, (1_000_000 + index, 1_000_000 + index))
+            folders.append(folder)
+    oldest_in_use = {tmp_path / f"packages-cpython-312-{0:016x}"}
+
+    removed = demo_bytecode.prune(tmp_path, 3, oldest_in_use)
+
+    kept = sorted(path.name for path in tmp_path.iterdir())
+    assert kept == sorted(
+        [f"packages-cpython-312-{i:016x}" for i in (0, 2, 3, 4)]
+        + [f"stdlib-cpython-312-{i:016x}" for i in (2, 3, 4)]
+    )
+    assert len(removed) == 3
+
+
+def test_the_key_names_the_interpreter_and_every_installed_distribution(tmp_path: Path) -> None:
+    demo_bytecode = load_script()
+    packages = tmp_path / "site-packages"
+
+    def install(name: str, version: str) -> None:
+        info = packages / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+    install("alpha", "1.0")
+    one = demo_bytecode.installed_key(packages)
+    assert demo_bytecode.installed_key(packages) == one
+    assert re.fullmatch(rf"packages-{sys.implementation.cache_tag}-[0-9a-f]{{16}}", one)
+    install("beta", "2.0")
+    two = demo_bytecode.installed_key(packages)
+    (packages / "beta-2.0.dist-info").rename(packages / "beta-2.1.dist-info")
+    (packages / "beta-2.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: beta\nVersion: 2.1\n"
+    )
+    three = demo_bytecode.installed_key(packages)
+    assert len({one, two, three}) == 3

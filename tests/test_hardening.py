@@ -241,6 +241,32 @@ def test_fuzzed_free_text_answers_render_valid_projects_or_get_the_rule(
     assert stats["rendered"] > 0 and stats["rejected"] > 0
 
 
+def test_a_file_broken_after_a_clean_check_is_reported_at_every_check(
+    plain_template: Path, tmp_path: Path
+) -> None:
+    """The check remembers clean texts (many renders in one process); never a problem."""
+    project = render_from(plain_template, tmp_path / "project")
+    assert validate_render.validate(project) == []
+    parameters = project / "conf" / "base" / "parameters.yml"
+    registry = next((project / "src").glob("*/pipeline_registry.py"))
+    clean_parameters, clean_registry = parameters.read_text(), registry.read_text()
+    parameters.write_text(clean_parameters + "\nbroken:\n  first: 1\n second: 2\n")
+    registry.write_text(clean_registry + "\n# {% if include_example %}\ndef broken(:\n")
+    for _ in range(2):
+        problems = validate_render.validate(project)
+        registry_name = str(registry.relative_to(project))
+        assert sorted(p.split(":")[0] for p in problems) == sorted(
+            ["conf/base/parameters.yml", registry_name, registry_name]
+        ), problems
+        assert any("conf/base/parameters.yml: does not parse" in p for p in problems)
+        assert any("Jinja syntax survived rendering" in p for p in problems)
+    # The same clean text under another name of the same kind is clean there too.
+    parameters.write_text(clean_parameters)
+    registry.write_text(clean_registry)
+    (project / "conf" / "base" / "parameters_copy.yml").write_text(clean_parameters)
+    assert validate_render.validate(project) == []
+
+
 # ----- Fault injection ----------------------------------------------------------------------------
 
 
