@@ -68,6 +68,8 @@ demo $(DEMO_PHASES): export OMP_NUM_THREADS ?= 1
 
 demo-render:
 	rm -rf $(DEMO_DIR)
+	@# Copier's own bytecode (the tooling venv) is shared between clones as the demo venv's is.
+	$(BIN)/python -I -B scripts/demo_bytecode.py $(abspath $(DEMO_PYCACHE))
 	$(BIN)/copier copy --trust --defaults --vcs-ref HEAD -d python_version=$(DEMO_PYTHON_VERSION) . $(DEMO_DIR)
 
 demo-install:
