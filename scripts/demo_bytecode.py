@@ -118,8 +118,12 @@ def main(argv: list[str]) -> int:
         stdlib: root / f"stdlib-{tag}-{stdlib_digest}",
     }
     for source_dir, target in shared.items():
-        outcome = link(under_prefix(prefix, source_dir), target)
-        os.utime(target)  # the most recently used are kept
+        try:
+            outcome = link(under_prefix(prefix, source_dir), target)
+            os.utime(target)  # the most recently used are kept
+        except OSError as error:  # an unwritable cache: this clone compiles its own, as before
+            print(f"bytecode of {source_dir}: not shared ({error})")
+            continue
         print(f"bytecode of {source_dir}: {outcome} {target}")
     prune(root, KEEP, set(shared.values()))
     return 0

@@ -215,3 +215,20 @@ def test_the_key_names_the_interpreter_and_every_installed_distribution(tmp_path
     )
     three = demo_bytecode.installed_key(packages)
     assert len({one, two, three}) == 3
+
+
+def test_an_unusable_cache_leaves_the_clone_its_own_bytecode(tmp_path: Path) -> None:
+    """A cache that cannot hold folders (here a file is in the way; root writes anywhere else):
+    the demo goes on and compiles its own bytecode, as before."""
+    blocked = tmp_path / "cache-is-a-file"
+    blocked.write_text("not a folder\n")
+    prefix = tmp_path / "prefix"
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", str(SCRIPT), str(prefix), str(blocked / "demo-bytecode")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("not shared (") == 2, result.stdout
+    assert not any(path.is_symlink() for path in prefix.rglob("*"))
