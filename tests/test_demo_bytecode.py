@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_ROOT, render
+from conftest import TEMPLATE_ROOT, VENV_BIN, render
 
 pytestmark = [pytest.mark.e2e]
 
@@ -32,9 +32,21 @@ def load_script():
     return module
 
 
+def uv_cache() -> str:
+    """Return uv's package cache as this environment has it (before XDG_CACHE_HOME moves)."""
+    return subprocess.run(
+        [str(VENV_BIN / "uv"), "cache", "dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def bytecode_env(prefix: Path, cache: Path) -> dict[str, str]:
-    """Return a user's environment: bytecode written under `prefix`, the user cache `cache`."""
+    """Return a user's environment: bytecode written under `prefix`, the user cache `cache`.
+
+    uv keeps its own, warm package cache (under XDG_CACHE_HOME it would start empty and
+    download the lock).
+    """
     env = {**os.environ, "PYTHONPYCACHEPREFIX": str(prefix), "XDG_CACHE_HOME": str(cache)}
+    env["UV_CACHE_DIR"] = os.environ.get("UV_CACHE_DIR") or uv_cache()
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
