@@ -51,32 +51,22 @@ def bytecode_env(prefix: Path, cache: Path) -> dict[str, str]:
     return env
 
 
+def run_python(
+    python: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Return the finished `python *args` (it must succeed), its output captured as text."""
+    return subprocess.run([str(python), *args], env=env, capture_output=True, text=True, check=True)
+
+
 def import_verbosely(python: Path, module: str, env: dict[str, str]) -> str:
     """Return `python -v`'s account of importing `module` (where its code object came from)."""
-    result = subprocess.run(
-        [str(python), "-v", "-c", f"import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stderr
+    return run_python(python, "-v", "-c", f"import {module}", env=env).stderr
 
 
 def site_packages(venv: Path) -> Path:
     """Return the venv's site-packages, as its interpreter names it."""
-    return Path(
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-c",
-                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return Path(run_python(venv / "bin" / "python", "-c", code).stdout.strip())
 
 
 def test_a_fresh_clones_demo_imports_the_bytecode_an_earlier_clone_compiled(
@@ -141,25 +131,11 @@ def test_a_fresh_clones_demo_imports_the_bytecode_an_earlier_clone_compiled(
     changed.write_text(source.read_text(encoding="utf-8") + "\nCHANGED_IN_THIS_CLONE = True\n")
     os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.replace(changed, source)
-    result = subprocess.run(
-        [str(second_venv / "bin" / "python"), "-c", "import six; print(six.CHANGED_IN_THIS_CLONE)"],
-        env=second_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    changed_here = "import six; print(six.CHANGED_IN_THIS_CLONE)"
+    result = run_python(second_venv / "bin" / "python", "-c", changed_here, env=second_env)
     assert result.stdout.strip() == "True"
-    result = subprocess.run(
-        [
-            str(first_venv / "bin" / "python"),
-            "-c",
-            "import six; print(hasattr(six, 'CHANGED_IN_THIS_CLONE'))",
-        ],
-        env=first_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    changed_there = "import six; print(hasattr(six, 'CHANGED_IN_THIS_CLONE'))"
+    result = run_python(first_venv / "bin" / "python", "-c", changed_there, env=first_env)
     assert result.stdout.strip() == "False"
 
 
@@ -187,13 +163,11 @@ def test_a_folder_compiled_before_the_link_is_merged_into_the_shared_one(tmp_pat
 
 def test_only_the_most_recently_used_shared_folders_are_kept(tmp_path: Path) -> None:
     demo_bytecode = load_script()
-    folders = []
     for index in range(5):
         for kind in ("packages", "stdlib"):
             folder = tmp_path / f"{kind}-cpython-312-{index:016x}"
             folder.mkdir()
             os.utime(folder, (1_000_000 + index, 1_000_000 + index))
-            folders.append(folder)
     oldest_in_use = {tmp_path / f"packages-cpython-312-{0:016x}"}
 
     removed = demo_bytecode.prune(tmp_path, 3, oldest_in_use)
