@@ -230,7 +230,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--artifacts-destination", str(root / "artifacts"), "--workers", "1",
         ],
         cwd=root,
-        env={**os.environ, **PROJECT_ENV},
+        # Without the pool of GenAI job consumers the server starts by default (make mlflow-ui).
+        env={**os.environ, **PROJECT_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -545,10 +546,11 @@ def test_disabled_tracking_records_nothing_and_still_prints_metric_lines(tracked
     assert re.search(r"^roc_auc=0\.\d+$", result.stdout, flags=re.MULTILINE)
 
 
-def mlflow_processes(group: int) -> dict[int, list[bytes]]:
-    """Return {pid: environment entries} of the MLflow server's processes in process group `group`
-    (the server, its workers and job consumers; not make, nor the shell of the recipe line)."""
-    found: dict[int, list[bytes]] = {}
+def mlflow_processes(group: int) -> dict[int, tuple[bytes, list[bytes]]]:
+    """Return {pid: (command line, environment entries)} of the MLflow server's processes in
+    process group `group` (the server, its workers and job consumers; not make, nor the shell of
+    the recipe line)."""
+    found: dict[int, tuple[bytes, list[bytes]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -561,7 +563,7 @@ def mlflow_processes(group: int) -> dict[int, list[bytes]]:
             continue
         program = Path(os.fsdecode(command.split(b"\0", 1)[0])).name
         if b"mlflow" in command and program not in {"make", "sh", "bash", "dash"}:
-            found[int(entry.name)] = environ.split(b"\0")
+            found[int(entry.name)] = (command, environ.split(b"\0"))
     return found
 
 
@@ -609,7 +611,10 @@ def test_make_mlflow_ui_serves_the_local_store_on_loopback(tracked):
         assert body["experiment"]["name"] == EXPERIMENT
         servers = mlflow_processes(process.pid)
         assert servers, "no MLflow process found under make mlflow-ui"
-        assert all(b"MLFLOW_DISABLE_TELEMETRY=true" in environ for environ in servers.values())
+        for command, environ in servers.values():
+            assert b"MLFLOW_DISABLE_TELEMETRY=true" in environ
+            assert b"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false" in environ
+            assert b"huey" not in command and b"jobs._job_runner" not in command
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

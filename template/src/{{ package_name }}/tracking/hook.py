@@ -44,6 +44,14 @@ RUN_FILTERS = (
 )
 
 
+def _is_run_command() -> bool:
+    """Return True inside Kedro's run command (`kedro run`, `python -m <package>`)."""
+    import click  # imported already: Kedro's CLI is built on it
+
+    command = click.get_current_context(silent=True)
+    return command is not None and command.command.name == "run"
+
+
 # A stopped container, job or CI step gets SIGTERM: the run then ends KILLED, as on Ctrl+C.
 TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
 
@@ -98,11 +106,11 @@ class MlflowTrackingHook:
     Later hooks read the run through `tracked_run` (after this hook's after_pipeline_run: listed
     before this hook in settings.HOOKS, which run last-in-first-out) or `wait_for_run_id()`.
 
-    MLflow is written to by a child process (recorder.WriterProcess, started when the session's
-    context is created), in the order of the hook calls: importing MLflow and talking to its store
-    happen on another core, without the run's GIL, while Kedro loads the pipelines and the nodes
-    run. The run waits for that process to write everything before it ends; this process never
-    imports MLflow for tracking.
+    MLflow is written to by a child process (recorder.WriterProcess, started when the context of
+    a `kedro run` is created, else when a run begins), in the order of the hook calls: importing
+    MLflow and talking to its store happen on another core, without the run's GIL, while Kedro
+    loads the pipelines and the nodes run. The run waits for that process to write everything
+    before it ends; this process never imports MLflow for tracking.
     """
 
     def __init__(self) -> None:
@@ -166,8 +174,11 @@ class MlflowTrackingHook:
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
         self._print_metric_lines = metric_lines_wanted()
-        if self._config.enabled and self._writer is None:
-            # Now, before Kedro loads the pipelines: the writer imports MLflow meanwhile.
+        if self._config.enabled and self._writer is None and _is_run_command():
+            # Now, before Kedro loads the pipelines: the writer imports MLflow meanwhile. Other
+            # sessions (`kedro versions`, a notebook, a test) may never run a pipeline: theirs
+            # starts in before_pipeline_run, if they do, instead of costing seconds of CPU for
+            # nothing.
             self._writer = WriterProcess(self._config.store_uri(Path(context.project_path)))
 
     @hook_impl

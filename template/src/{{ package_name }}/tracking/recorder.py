@@ -75,9 +75,10 @@ class TrackedRun:
 class WriterProcess:
     """A started writer process (`writer.main`) that warms up (imports MLflow) until it is used.
 
-    Started as soon as the session knows tracking is on, so that importing MLflow overlaps with
-    Kedro loading the pipelines, on another core. It runs in its own session: Ctrl+C in a
-    terminal reaches the run's process only, which then closes the run through the pipe.
+    Started as soon as a `kedro run` knows tracking is on, so that importing MLflow overlaps with
+    Kedro loading the pipelines, on another core (other sessions start it when a run begins). It
+    runs in its own session: Ctrl+C in a terminal reaches the run's process only, which then
+    closes the run through the pipe.
     """
 
     def __init__(self, tracking_uri: str):
