@@ -1,4 +1,5 @@
-"""The default `kedro run` of a rendered project: a log without warnings, ending with its summary.
+"""The default `kedro run` of a rendered project: a log without warnings, in whole lines where no
+terminal shows it, ending with its summary.
 
 Metric lines (`name=value`, read by SageMaker's MetricDefinitions) are printed inside training jobs
 only; a local run keeps them out of the log (test_sagemaker.py and test_docker.py check the jobs).
@@ -16,6 +17,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
 # Rich prints the level name; Python warnings that bypass logging print their category.
 WARNING_LINE = re.compile(r"\bWARNING\b|\b[A-Z][A-Za-z]*Warning\b")
+# The plain handler's records: date, time, level, logger, message (run_log/plain_lines.py).
+PLAIN_RECORD = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: "
+)
 METRIC_LINE = re.compile(r"^[A-Za-z0-9_.:/-]+=[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", re.MULTILINE)
 
 
@@ -26,7 +31,8 @@ def default_run(default_project: Path, tmp_path_factory: pytest.TempPathFactory)
 
     project = tmp_path_factory.mktemp("quiet") / default_project.name
     shutil.copytree(default_project, project, symlinks=True)
-    result = run_in(project, "kedro", "run")
+    # As in CI, a container or `| tee`: no terminal, and no COLUMNS (test.env sets one).
+    result = run_in(project, "kedro", "run", env={"COLUMNS": ""})
     return {"project": project, "log": result.stdout + result.stderr}
 
 
@@ -58,3 +64,18 @@ def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(default_r
             (project / folder).iterdir()
         ), folder
     assert "data/06_models/: model" in summary
+
+
+def test_without_a_terminal_every_record_is_one_whole_line(default_run):
+    """Rich would cut each record over lines of 80 columns. Only Kedro's first two records, logged
+    before any of the project's code runs, still come from it."""
+    lines = default_run["log"].splitlines()
+    first = next(i for i, line in enumerate(lines) if PLAIN_RECORD.match(line))
+    assert first <= 12, "\n".join(lines[: first + 1])
+    summary = next(i for i, line in enumerate(lines) if "Run finished: pipeline" in line)
+    # Up to the summary (a message with line breaks), each line is a record of its own.
+    stray = [line for line in lines[first:summary] if not PLAIN_RECORD.match(line)]
+    assert stray == [], "\n".join(stray)
+    nodes = [line for line in lines[first:summary] if "Running node:" in line]
+    assert nodes
+    assert all(line.endswith("]") for line in nodes), nodes  # each ends with the node's outputs

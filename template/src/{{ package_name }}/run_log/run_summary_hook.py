@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from .plain_lines import use_plain_lines
 from .run_summary import RunSummary, SavedOutput, relative_location
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 class RunSummaryHook:
     """Log what ran, where the outputs went and the MLflow run id once a run ends.
+
+    It also owns the shape of the log: whole lines where no terminal shows it (plain_lines.py).
 
     List it before the tracking hook in settings.HOOKS: hooks run last-in-first-out, so the
     MLflow run has ended (and has its final status) when this hook reads it.
@@ -41,9 +44,14 @@ class RunSummaryHook:
         self._saved: list[str] = []
         self._started = 0.0
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
-        """Remember the project folder and environment of the session."""
+        """Log in whole lines without a terminal; remember the project folder and environment.
+
+        The session's first hook: Kedro has configured logging (with rich) by now, and only
+        its line naming the project was logged before.
+        """
+        use_plain_lines()
         self._project_path = str(context.project_path)
         self._env = context.env or "local"
 
