@@ -48,8 +48,8 @@ class RunSummaryHook:
     def after_context_created(self, context: KedroContext) -> None:
         """Log in whole lines without a terminal; remember the project folder and environment.
 
-        The session's first hook: Kedro has configured logging (with rich) by now, and only
-        its line naming the project was logged before.
+        `tryfirst`, with the parameters check: Kedro has configured logging (with rich) by now,
+        and has logged only which configuration it used and the project's name.
         """
         use_plain_lines()
         self._project_path = str(context.project_path)
