@@ -19,6 +19,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from _common import TEMPLATE_ROOT
 
@@ -44,53 +45,66 @@ CONTAINERS = "processes in containers (runs and builds)"
 SYSTEM = "kernel threads and the machine's own services"
 
 
+class Process(NamedTuple):
+    """One process as sampled: its parent, CPU seconds so far, command line and (for pytest,
+    the only kind it tells apart) its working folder."""
+
+    parent: int
+    cpu: float
+    command: str
+    folder: str
+
+
 def busy_seconds() -> float:
-    """Return the machine's busy CPU seconds so far (all but idle and iowait) from /proc/stat."""
+    """Return the machine's busy CPU seconds so far from /proc/stat.
+
+    Busy is user, nice, system, irq and softirq, as .ci/run's `busy_ticks` counts it, so that
+    the two print the same figure for a CI run.
+    """
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / TICK
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / TICK
 
 
-def snapshot() -> dict[tuple[int, int], tuple[int, float, str]]:
-    """Return {(pid, start tick): (parent pid, CPU seconds, where and what)} of every process.
+def snapshot() -> dict[tuple[int, int], Process]:
+    """Return every process by (pid, start tick): a pid can be reused, a start tick with it not.
 
-    "Where and what" is the working folder and the command line, with its arguments joined by
-    spaces (a kernel thread shows its name in brackets).
+    The command line has its arguments joined by spaces; a kernel thread shows its name in
+    brackets.
     """
     processes = {}
-    for folder in Path("/proc").iterdir():
-        if not folder.name.isdigit():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
         try:
-            stat = (folder / "stat").read_text()
-            command = (folder / "cmdline").read_bytes().replace(b"\0", b" ")
-            where = os.readlink(folder / "cwd") if command else ""
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            folder = os.readlink(entry / "cwd") if b"pytest" in command else ""
         except OSError:  # ended meanwhile
             continue
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
         fields = stat[stat.rfind(")") + 2 :].split()
         cpu = (int(fields[11]) + int(fields[12])) / TICK
-        what = command.decode(errors="replace") or f"[{name}]"
-        processes[(int(folder.name), int(fields[19]))] = (int(fields[1]), cpu, f"{where}\t{what}")
+        text = command.decode(errors="replace") or f"[{name}]"
+        processes[(int(entry.name), int(fields[19]))] = Process(int(fields[1]), cpu, text, folder)
     return processes
 
 
-def kind_of(pid: int, seen: dict[int, tuple[int, str]]) -> str:
-    """Return the kind of process `pid` (its command line, or a container's shim above it)."""
-    parent, described = seen[pid]
-    where, command = described.split("\t", 1)
-    ancestor, hops = parent, 0
-    while ancestor in seen and hops < 64:
-        if "containerd-shim" in seen[ancestor][1]:
+def kind_of(process: Process, by_pid: dict[int, Process]) -> str:
+    """Return the kind of `process` (by its command line, or a container's shim above it)."""
+    ancestor, hops = process.parent, 0
+    while ancestor in by_pid and hops < 64:
+        if "containerd-shim" in by_pid[ancestor].command:
             return CONTAINERS
-        ancestor, hops = seen[ancestor][0], hops + 1
+        ancestor, hops = by_pid[ancestor].parent, hops + 1
     for kind, marks in KINDS:
-        if any(mark in command for mark in marks):
+        if any(mark in process.command for mark in marks):
             # pytest in the template's folder is the template's own (the command above); in a
             # rendered project's folder, that project's suite.
-            if kind == RENDERED_SUITES and Path(where) == TEMPLATE_ROOT:
+            if kind == RENDERED_SUITES and Path(process.folder) == TEMPLATE_ROOT:
                 return TEMPLATE_TESTS
             return kind
-    return SYSTEM if command.startswith("[") or parent in {0, 1, 2} else "other"
+    return SYSTEM if process.command.startswith("[") or process.parent in {0, 1, 2} else "other"
 
 
 def main() -> None:
@@ -103,20 +117,20 @@ def main() -> None:
     first = snapshot()
     busy_before, started = busy_seconds(), time.monotonic()
     process = subprocess.Popen(options.command, cwd=TEMPLATE_ROOT)
-    last: dict[tuple[int, int], tuple[int, float, str]] = {}
+    last: dict[tuple[int, int], Process] = {}
     while process.poll() is None:
         last.update(snapshot())
         time.sleep(options.interval)
     last.update(snapshot())
     wall, busy = time.monotonic() - started, busy_seconds() - busy_before
 
-    seen = {pid: (parent, command) for (pid, _), (parent, _, command) in last.items()}
+    by_pid = {pid: process for (pid, _), process in last.items()}
     by_kind: collections.Counter[str] = collections.Counter()
     count: collections.Counter[str] = collections.Counter()
-    for key, (_, cpu, _) in last.items():
-        spent = cpu - (first[key][1] if key in first else 0.0)
+    for key, sampled in last.items():
+        spent = sampled.cpu - (first[key].cpu if key in first else 0.0)
         if spent > 0:
-            kind = kind_of(key[0], seen)
+            kind = kind_of(sampled, by_pid)
             by_kind[kind] += spent
             count[kind] += 1
     cores = os.sysconf("SC_NPROCESSORS_ONLN")
