@@ -97,12 +97,10 @@ def test_a_fresh_clones_demo_imports_the_bytecode_an_earlier_clone_compiled(
     second_venv, second_prefix = clones["second"]
     first_packages, second_packages = site_packages(first_venv), site_packages(second_venv)
     assert first_packages != second_packages
+    under_prefix = load_script().under_prefix
     place = {
-        name: prefix / packages.relative_to(packages.anchor)
-        for name, prefix, packages in (
-            ("first", first_prefix, first_packages),
-            ("second", second_prefix, second_packages),
-        )
+        "first": under_prefix(first_prefix, first_packages),
+        "second": under_prefix(second_prefix, second_packages),
     }
     shared = place["first"].resolve()
     assert place["first"].is_symlink() and place["second"].resolve() == shared

@@ -252,9 +252,9 @@ def test_a_file_broken_after_a_clean_check_is_reported_at_every_check(
     clean_parameters, clean_registry = parameters.read_text(), registry.read_text()
     parameters.write_text(clean_parameters + "\nbroken:\n  first: 1\n second: 2\n")
     registry.write_text(clean_registry + "\n# {% if include_example %}\ndef broken(:\n")
+    registry_name = str(registry.relative_to(project))
     for _ in range(2):
         problems = validate_render.validate(project)
-        registry_name = str(registry.relative_to(project))
         assert sorted(p.split(":")[0] for p in problems) == sorted(
             ["conf/base/parameters.yml", registry_name, registry_name]
         ), problems
