@@ -26,21 +26,23 @@ class PlainLineHandler(logging.StreamHandler):
 
     The stream is looked up at each record, like rich's console does: pytest and notebooks swap
     `sys.stdout` after the handler is made, and a stream fixed at that time would be closed.
+    `setStream` still works as on any StreamHandler: a stream set there is kept.
     """
 
     def __init__(self, console: Any):
+        logging.Handler.__init__(self)  # not StreamHandler's, which would fix sys.stderr
         self._console = console
-        super().__init__()
+        self._chosen: IO[str] | None = None
         self.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
 
     @property
     def stream(self) -> IO[str]:  # type: ignore[override]
-        """Return the console's current file (its own, or sys.stdout/sys.stderr)."""
-        return self._console.file
+        """Return the stream set with `setStream`, else the console's current file."""
+        return self._chosen if self._chosen is not None else self._console.file
 
     @stream.setter
-    def stream(self, _value: IO[str]) -> None:
-        """Ignore the stream StreamHandler's constructor sets: the console's is used."""
+    def stream(self, value: IO[str]) -> None:
+        self._chosen = value
 
 
 def use_plain_lines() -> None:
