@@ -8,6 +8,10 @@ process end (waiting for the MLflow writer process) plus its difference in start
 first creates the SQLite store and writes bytecode (into a private PYTHONPYCACHEPREFIX, as an
 installed venv has it). Goals (issue 17): start-up <= 1 s, tracking overhead <= 1 s per run.
 
+It also prints the run's garbage collection (time and full collections, from `gc.callbacks`) and
+the interpreter's teardown: from the last exit handler to the end of the process, as its parent
+sees it (decision 0038).
+
 Start-up CPU is also split into phases (medians of the runs with tracking off): importing Kedro's
 CLI, the project's settings (its hooks), the rest of the CLI (plugins' entry points), registering
 the pipelines, building the catalog, Kedro's warm-up that builds every dataset of the run (and so
@@ -50,8 +54,16 @@ PHASES = (
 # CPU seconds: `cpu_*` of the run's own process (RUSAGE_SELF), `writer_cpu` of its children (the
 # MLflow writer process, waited for before the exit mark).
 DRIVER = """
-import atexit, json, os, resource, sys, time
+import atexit, gc, json, os, resource, sys, time
 started = float(os.environ["BENCH_STARTED"])
+collecting = {"since": 0.0, "seconds": 0.0, "full": 0}
+def collection(phase, info):
+    if phase == "start":
+        collecting["since"] = time.perf_counter()
+    else:
+        collecting["seconds"] += time.perf_counter() - collecting["since"]
+        collecting["full"] += info["generation"] == 2
+gc.callbacks.append(collection)
 def cpu(who=resource.RUSAGE_SELF):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
@@ -91,7 +103,8 @@ def run(self, inputs=None):
 Node.run = run
 def done():
     ends = {"exit": time.time() - started, "cpu_exit": cpu(),
-            "writer_cpu": cpu(resource.RUSAGE_CHILDREN)}
+            "writer_cpu": cpu(resource.RUSAGE_CHILDREN),
+            "gc_seconds": collecting["seconds"], "gc_full": collecting["full"]}
     print("BENCH " + json.dumps({**marks, **ends}))
 atexit.register(done)
 sys.argv = ["kedro", "run", *sys.argv[1:]]
@@ -117,10 +130,11 @@ def timed_run(
         text=True,
         check=False,
     )
+    ended = time.time() - float(env["BENCH_STARTED"])
     marks = [line for line in result.stdout.splitlines() if line.startswith("BENCH ")]
     if result.returncode != 0 or not marks:
         sys.exit(f"kedro run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return json.loads(marks[-1][len("BENCH ") :])
+    return {**json.loads(marks[-1][len("BENCH ") :]), "ended": ended}
 
 
 def phase_shares(runs: list[dict[str, float]]) -> list[tuple[str, float, str]]:
@@ -191,6 +205,12 @@ def main() -> None:
             f"{median(True, 'writer_cpu'):.2f} s CPU (on another core)"
         )
         print(f"last node to exit: {tail(True):.2f} s tracking on, {tail(False):.2f} s off")
+        print(
+            f"garbage collection in the run's process: {median(False, 'gc_seconds'):.2f} s, "
+            f"{median(False, 'gc_full'):.0f} full collections (tracking off)"
+        )
+        teardown = statistics.median(m["ended"] - m["exit"] for m in marks[False])
+        print(f"exit handlers done to process end (the interpreter's teardown): {teardown:.2f} s")
         overhead = (start_on - start_off) + (tail(True) - tail(False))
         total = median(True, "exit") - median(False, "exit")
         print(f"tracking overhead (start-up + final flush): {overhead:+.2f} s (goal <= 1 s)")

@@ -5,6 +5,8 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every s
 
 from .monitoring.hook import MonitoringAlertHook
 from .parameters_hook import ParametersHook
+from .process import freeze_at_exit
+from .process_hook import FreezeAfterStartUpHook
 from .registry.hook import ModelRegistryHook
 from .run_log.run_summary_hook import RunSummaryHook
 from .run_log.warning_filters import ignore_dependency_warnings
@@ -13,6 +15,8 @@ from .versioning.run_manifest_hook import RunManifestHook
 from .versioning.s3_preflight import S3PreflightHook
 
 ignore_dependency_warnings()
+# The interpreter's teardown skips walking a run's million objects again (process.py).
+freeze_at_exit()
 
 # One tracking hook per process: later hooks read its MLflow run (`tracked_run`).
 TRACKING = MlflowTrackingHook()
@@ -23,6 +27,7 @@ TRACKING = MlflowTrackingHook()
 # summary comes after that (and lets that process end); MonitoringAlertHook
 # (also `trylast`) ends a monitoring run with its exit status after all others. ParametersHook,
 # last in the list and `tryfirst`, checks every parameters section before anything else happens.
+# FreezeAfterStartUpHook (`trylast`) freezes what `kedro run` loaded once every hook has set it up.
 HOOKS = (
     MonitoringAlertHook(),
     RunSummaryHook(TRACKING),
@@ -31,6 +36,7 @@ HOOKS = (
     TRACKING,
     S3PreflightHook(),
     ParametersHook(),
+    FreezeAfterStartUpHook(),
 )
 
 CONFIG_LOADER_ARGS = {

@@ -14,6 +14,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from .. import __version__ as project_version
+from ..process import is_run_command
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
@@ -42,14 +43,6 @@ RUN_FILTERS = (
     "namespaces",
     "only_missing_outputs",
 )
-
-
-def _is_run_command() -> bool:
-    """Return True inside Kedro's run command (`kedro run`, `python -m <package>`)."""
-    import click  # imported already: Kedro's CLI is built on it
-
-    command = click.get_current_context(silent=True)
-    return command is not None and command.command.name == "run"
 
 
 # A stopped container, job or CI step gets SIGTERM: the run then ends KILLED, as on Ctrl+C.
@@ -174,7 +167,7 @@ class MlflowTrackingHook:
         self._context = context
         self._config = TrackingConfig.from_conf(_tracking_conf(context))
         self._print_metric_lines = metric_lines_wanted()
-        if self._config.enabled and self._writer is None and _is_run_command():
+        if self._config.enabled and self._writer is None and is_run_command():
             # Now, before Kedro loads the pipelines: the writer imports MLflow meanwhile. Other
             # sessions (`kedro versions`, a notebook, a test) may never run a pipeline: theirs
             # starts in before_pipeline_run, if they do, instead of costing seconds of CPU for

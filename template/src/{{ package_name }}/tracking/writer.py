@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core.serialise import json_ready
+from ..process import freeze_loaded
 from . import provenance
 from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
 from .records import (
@@ -305,9 +306,11 @@ def call(module: str, name: str, kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
 
 
 def preload(modules: tuple[str, ...]) -> None:
-    """Import `modules` now (a later `call` needs them), while the run's nodes still run."""
+    """Import `modules` now (a later `call` needs them), while the run's nodes still run; later
+    collections skip them."""
     for module in modules:
         importlib.import_module(module)
+    freeze_loaded()
 
 
 def _warm_up(store_scheme: str) -> None:
@@ -334,6 +337,7 @@ def main(store_scheme: str = "") -> None:
     for noisy in ("alembic", "sqlalchemy"):  # the store's schema set-up talks at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _warm_up(store_scheme)
+    freeze_loaded()  # MLflow's modules: later imports and collections skip them
 
     setup = receive(inbox)
     if setup is None:  # the run's process ended before it started a run

@@ -24,7 +24,7 @@ import pandas as pd
 from ..features import Features, feature_spec
 from ..parameters import AttributionDriftSettings, ConceptDriftSettings, section
 from .results import ConceptDrift, DataDrift, ModelDrift
-from .severity import issue, worst_level
+from .severity import format_against, issue, worst_level
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +115,19 @@ def compare_attributions(
             continue
         if value < fail:
             levels.append("fail")
-            reasons.append(f"{label} {value:.3f} < {fail}")
+            reasons.append(f"{label} {format_against(value, fail)} < {fail}")
         elif value < warn:
             levels.append("warn")
-            reasons.append(f"{label} {value:.3f} < {warn}")
+            reasons.append(f"{label} {format_against(value, warn)} < {warn}")
     if shift is not None:
         if shift > settings.max_importance_shift_fail:
             levels.append("fail")
-            reasons.append(f"importance shift {shift:.3f} > {settings.max_importance_shift_fail}")
+            bound = settings.max_importance_shift_fail
+            reasons.append(f"importance shift {format_against(shift, bound)} > {bound}")
         elif shift > settings.max_importance_shift_warn:
             levels.append("warn")
-            reasons.append(f"importance shift {shift:.3f} > {settings.max_importance_shift_warn}")
+            bound = settings.max_importance_shift_warn
+            reasons.append(f"importance shift {format_against(shift, bound)} > {bound}")
     return {
         "spearman": rho,
         "ndcg": gain,

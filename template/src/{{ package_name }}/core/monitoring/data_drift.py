@@ -19,7 +19,7 @@ import pandas as pd
 from ..parameters import DataDriftSettings
 from .drift_statistics import adjust_p_values, compare_categorical, compare_numeric
 from .results import DataDrift
-from .severity import issue, worst_level
+from .severity import format_against, issue, worst_level
 
 # ----- input checks ------------------------------------------------------------------------------
 
@@ -180,10 +180,10 @@ def _effect_levels(row: dict[str, Any], t: DataDriftSettings) -> tuple[float, st
         score = max(score, value / warn if warn > 0 else float(value > 0) * 1e9)
         if value >= fail:
             level = "fail"
-            reasons.append(f"{name} {value:.3f} >= {fail}")
+            reasons.append(f"{name} {format_against(value, fail)} >= {fail}")
         elif value >= warn:
             level = worst_level([level, "warn"])
-            reasons.append(f"{name} {value:.3f} >= {warn}")
+            reasons.append(f"{name} {format_against(value, warn)} >= {warn}")
     return score, level, reasons
 
 

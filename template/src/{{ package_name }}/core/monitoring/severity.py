@@ -32,3 +32,16 @@ def issue(
     """Return one finding: its level, the check that raised it, the column and a sentence."""
     level_rank(level)
     return {"level": level, "check": check, "column": column, "message": message, **details}
+
+
+def format_against(value: float, bound: float) -> str:
+    """Return `value` with 3 decimals, or with as many more as it takes not to read as `bound`.
+
+    For a reason such as "Spearman rank correlation 0.4996 < 0.5": with 3 decimals it read
+    "0.500 < 0.5".
+    """
+    for digits in range(3, 13):
+        text = f"{value:.{digits}f}"
+        if float(text) != bound:
+            return text
+    return repr(value)
