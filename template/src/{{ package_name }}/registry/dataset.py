@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,40 @@ from .champion import NoChampionError, ServedModel, load_champion, redact_uri
 
 LOCAL_STORE = "mlflow.db"
 
-# The store tracking.yml names for the newest Kedro context of this process (the registry hook
-# sets it when a context is created), so the catalog needs no second copy of the tracking URI.
-_CONTEXT_REGISTRY: dict[str, str | None] = {"uri": None}
+# Starts a function in the MLflow writer process of the run in progress and returns its pending
+# answer, or None when there is no such run (MlflowTrackingHook.start_in_writer).
+StartInWriter = Callable[..., Any]
+
+# The store tracking.yml names for the newest Kedro context of this process, and how to reach
+# the writer process of its run (the registry hook sets both when a context is created), so the
+# catalog needs no second copy of the tracking URI.
+_CONTEXT_REGISTRY: dict[str, Any] = {"uri": None, "start_in_writer": None}
 
 
-def use_registry_uri(uri: str | None) -> None:
-    """Make `uri` the registry of every ChampionModelDataset that names none (None: forget it)."""
+def use_registry_uri(uri: str | None, start_in_writer: StartInWriter | None = None) -> None:
+    """Make `uri` the registry of every ChampionModelDataset that names none (None: forget it),
+    loaded through `start_in_writer` during a tracked run."""
     _CONTEXT_REGISTRY["uri"] = uri
+    _CONTEXT_REGISTRY["start_in_writer"] = start_in_writer
+
+
+def load_served_model(registry_uri: str, model_name: str) -> ServedModel:
+    """Return the champion, loaded in the run's MLflow writer process when there is one.
+
+    The writer has MLflow imported already (decision 0030); loading here would import it in
+    this process too, about 3 s of CPU for a monitoring or scoring run. The model comes back
+    pickled over the writer's pipe, which joins two processes of this project only.
+    """
+    start = _CONTEXT_REGISTRY["start_in_writer"]
+    arguments = {"registry_uri": registry_uri, "model_name": model_name}
+    pending = start(load_champion, **arguments) if start is not None else None
+    answer = pending.answer() if pending is not None else None
+    if answer is None:  # no run in progress, or its writer is gone: load here
+        return load_champion(registry_uri, model_name)
+    ok, value = answer
+    if not ok:
+        raise value
+    return value
 
 
 def default_registry_uri(environ: dict[str, str] | None = None, start: Path | None = None) -> str:
@@ -48,7 +75,7 @@ class ChampionModelDataset(AbstractDataset[None, ServedModel]):
     def load(self) -> ServedModel:
         """Return the champion, or raise a DatasetError that says how to get one."""
         try:
-            return load_champion(self._uri(), self._model_name)
+            return load_served_model(self._uri(), self._model_name)
         except NoChampionError as error:
             raise DatasetError(str(error)) from None
 

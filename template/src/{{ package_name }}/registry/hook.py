@@ -126,14 +126,18 @@ class ModelRegistryHook:
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Remember the context; champion_model loads from the store runs register in.
+        """Remember the context; champion_model loads from the store runs register in, in the
+        run's MLflow writer process when there is one.
 
         Registry settings are validated when a run saves a model.
         """
         from .dataset import use_registry_uri
 
         self._context = context
-        use_registry_uri(tracking_settings(context).store_uri(Path(context.project_path)))
+        use_registry_uri(
+            tracking_settings(context).store_uri(Path(context.project_path)),
+            self._tracking.start_in_writer if self._tracking is not None else None,
+        )
 
     @hook_impl
     def after_catalog_created(self, save_version: str) -> None:
