@@ -6,7 +6,8 @@ collector walks every object it tracks in each full collection, and an import th
 triggers one, so each large import walks again everything imported before it. Ending the
 interpreter collects again, several times, while it tears the modules down, after the run's last
 log line. On the default project that came to 0.4-1.2 s of full collections during a run and
-0.9-2.2 s between the last log line and the exit (docs/decisions/0038-freeze-what-lives-as-long-as-the-process.md).
+0.9-2.2 s between the last log line and the exit (decision 0038:
+docs/decisions/0038-freeze-what-lives-as-long-as-the-process.md).
 
 `gc.freeze()` moves every object the collector tracks into a permanent generation that later
 collections skip. Objects made afterwards are collected as before: a node's garbage is freed as

@@ -133,6 +133,9 @@ class RunRecorder:
         self._opened = threading.Event()
         self._ended = threading.Event()
         self._process = (process or WriterProcess(self.tracking_uri)).process
+        # A worker forked from this process (Kedro's ParallelRunner on Linux) inherits the
+        # recorder but not its two threads: nothing there would send a call or read its answer.
+        self._owner_pid = os.getpid()
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._outbox.put(("setup", config, project_path))
         threading.Thread(target=self._send_all, name="mlflow-writer-in", daemon=True).start()
@@ -230,11 +233,12 @@ class RunRecorder:
     def call_later(self, function: Callable[..., Any], **kwargs: Any) -> PendingCall | None:
         """Return a handle on `function(**kwargs)`, queued for the writer process, not awaited.
 
-        None when the writer process is gone already. Unlike `call`, nothing falls back to this
-        process: the caller decides what to do when `PendingCall.answer` is None.
+        None when the writer process is gone already, or in a forked worker. Unlike `call`,
+        nothing falls back to this process: the caller decides what to do when there is no
+        handle or `PendingCall.answer` is None.
         """
-        if self._released or self._ended.is_set():
-            return None
+        if self._released or self._ended.is_set() or os.getpid() != self._owner_pid:
+            return None  # gone, or a forked worker's copy: the caller runs it where it is
         seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
         return PendingCall(self, seq)
 
@@ -245,7 +249,7 @@ class RunRecorder:
 
     def call_soon(self, function: Callable[..., Any], **kwargs: Any) -> None:
         """Run `function(**kwargs)` in the writer process without waiting (e.g. imports)."""
-        if not (self._released or self._ended.is_set()):
+        if not (self._released or self._ended.is_set() or os.getpid() != self._owner_pid):
             self._request(CALL, (function.__module__, function.__qualname__, kwargs))
 
     def release(self, timeout: float | None = None) -> None:
