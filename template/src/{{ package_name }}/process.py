@@ -19,7 +19,9 @@ No Kedro here: the MLflow writer process (tracking/writer.py) freezes its import
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
 def is_run_command() -> bool:
@@ -37,6 +39,24 @@ def freeze_loaded() -> None:
     garbage already is never freed: call it after imports and set-up, not after work.
     """
     gc.freeze()
+
+
+@contextlib.contextmanager
+def importing() -> Iterator[None]:
+    """Import in the block without collecting, then freeze what it loaded (`freeze_loaded`).
+
+    Imports allocate much and free little: a collection during them walks what is loaded and
+    finds next to nothing to free. For a block that only imports, as the MLflow writer's warm-up
+    (about a fifth of the CPU of importing MLflow went to collections).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        freeze_loaded()
+        if enabled:
+            gc.enable()
 
 
 def freeze_at_exit() -> None:

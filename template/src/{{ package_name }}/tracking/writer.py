@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core.serialise import json_ready
-from ..process import freeze_loaded
+from ..process import importing
 from . import provenance
 from .config import LOCAL_ARTIFACTS, TrackingConfig, redact
 from .records import (
@@ -308,9 +308,9 @@ def call(module: str, name: str, kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
 def preload(modules: tuple[str, ...]) -> None:
     """Import `modules` now (a later `call` needs them), while the run's nodes still run; later
     collections skip them."""
-    for module in modules:
-        importlib.import_module(module)
-    freeze_loaded()
+    with importing():
+        for module in modules:
+            importlib.import_module(module)
 
 
 def _warm_up(store_scheme: str) -> None:
@@ -336,8 +336,8 @@ def main(store_scheme: str = "") -> None:
     root.setLevel(logging.INFO)
     for noisy in ("alembic", "sqlalchemy"):  # the store's schema set-up talks at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    _warm_up(store_scheme)
-    freeze_loaded()  # MLflow's modules: later imports and collections skip them
+    with importing():  # MLflow's modules: later collections skip them
+        _warm_up(store_scheme)
 
     setup = receive(inbox)
     if setup is None:  # the run's process ended before it started a run
