@@ -13,21 +13,21 @@ from .champion import NoChampionError, ServedModel, load_champion, redact_uri
 
 LOCAL_STORE = "mlflow.db"
 
-# Starts a function in the MLflow writer process of the run in progress and returns its pending
-# answer, or None when there is no such run (MlflowTrackingHook.start_in_writer).
-StartInWriter = Callable[..., Any]
+# Runs a function in the MLflow writer process of the run in progress, or here when there is
+# none (MlflowTrackingHook.run_in_writer).
+RunInWriter = Callable[..., Any]
 
 # The store tracking.yml names for the newest Kedro context of this process, and how to reach
 # the writer process of its run (the registry hook sets both when a context is created), so the
 # catalog needs no second copy of the tracking URI.
-_CONTEXT_REGISTRY: dict[str, Any] = {"uri": None, "start_in_writer": None}
+_CONTEXT_REGISTRY: dict[str, Any] = {"uri": None, "run_in_writer": None}
 
 
-def use_registry_uri(uri: str | None, start_in_writer: StartInWriter | None = None) -> None:
+def use_registry_uri(uri: str | None, run_in_writer: RunInWriter | None = None) -> None:
     """Make `uri` the registry of every ChampionModelDataset that names none (None: forget it),
-    loaded through `start_in_writer` during a tracked run."""
+    loaded through `run_in_writer` during a tracked run."""
     _CONTEXT_REGISTRY["uri"] = uri
-    _CONTEXT_REGISTRY["start_in_writer"] = start_in_writer
+    _CONTEXT_REGISTRY["run_in_writer"] = run_in_writer
 
 
 def load_served_model(registry_uri: str, model_name: str) -> ServedModel:
@@ -37,16 +37,10 @@ def load_served_model(registry_uri: str, model_name: str) -> ServedModel:
     this process too, about 3 s of CPU for a monitoring or scoring run. The model comes back
     pickled over the writer's pipe, which joins two processes of this project only.
     """
-    start = _CONTEXT_REGISTRY["start_in_writer"]
-    arguments = {"registry_uri": registry_uri, "model_name": model_name}
-    pending = start(load_champion, **arguments) if start is not None else None
-    answer = pending.answer() if pending is not None else None
-    if answer is None:  # no run in progress, or its writer is gone: load here
+    run_in_writer = _CONTEXT_REGISTRY["run_in_writer"]
+    if run_in_writer is None:  # no tracking hook in this process
         return load_champion(registry_uri, model_name)
-    ok, value = answer
-    if not ok:
-        raise value
-    return value
+    return run_in_writer(load_champion, registry_uri=registry_uri, model_name=model_name)
 
 
 def default_registry_uri(environ: dict[str, str] | None = None, start: Path | None = None) -> str:

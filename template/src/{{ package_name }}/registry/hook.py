@@ -136,7 +136,7 @@ class ModelRegistryHook:
         self._context = context
         use_registry_uri(
             tracking_settings(context).store_uri(Path(context.project_path)),
-            self._tracking.start_in_writer if self._tracking is not None else None,
+            self._tracking.run_in_writer if self._tracking is not None else None,
         )
 
     @hook_impl

@@ -130,13 +130,15 @@ class MlflowTrackingHook:
         return run.wait_opened(timeout) if run is not None else None
 
     def run_in_writer(self, function: Callable[..., Any], **kwargs: Any) -> Any:
-        """Return `function(**kwargs)`, run in the writer process of the run that just ended.
+        """Return `function(**kwargs)`, run in the writer process of the run in progress, else
+        of the run that just ended.
 
-        For hooks after this one (the model registry): the writer process has MLflow imported
-        already, so the run's process need not import it. `function` is a module-level function
-        whose arguments and result pickle; without a writer process it runs here.
+        For the datasets that load the champion during a run, and for hooks after this one (the
+        model registry): the writer process has MLflow imported already, so the run's process
+        need not import it. `function` is a module-level function whose arguments and result
+        pickle; without a writer process (or in a worker forked from this process) it runs here.
         """
-        run = self._ended_run
+        run = self._run or self._ended_run
         return run.call(function, **kwargs) if run is not None else function(**kwargs)
 
     def start_in_writer(self, function: Callable[..., Any], **kwargs: Any) -> PendingCall | None:
