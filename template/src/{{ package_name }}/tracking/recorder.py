@@ -230,6 +230,11 @@ class RunRecorder:
             raise value
         return value
 
+    def _takes_calls(self) -> bool:
+        """Return True while the writer process serves calls from this process: it is not
+        released or gone, and this is not a worker forked from the process that started it."""
+        return not (self._released or self._ended.is_set()) and os.getpid() == self._owner_pid
+
     def call_later(self, function: Callable[..., Any], **kwargs: Any) -> PendingCall | None:
         """Return a handle on `function(**kwargs)`, queued for the writer process, not awaited.
 
@@ -237,7 +242,7 @@ class RunRecorder:
         nothing falls back to this process: the caller decides what to do when there is no
         handle or `PendingCall.answer` is None.
         """
-        if self._released or self._ended.is_set() or os.getpid() != self._owner_pid:
+        if not self._takes_calls():
             return None  # gone, or a forked worker's copy: the caller runs it where it is
         seq = self._request(CALL, (function.__module__, function.__qualname__, kwargs))
         return PendingCall(self, seq)
@@ -249,7 +254,7 @@ class RunRecorder:
 
     def call_soon(self, function: Callable[..., Any], **kwargs: Any) -> None:
         """Run `function(**kwargs)` in the writer process without waiting (e.g. imports)."""
-        if not (self._released or self._ended.is_set() or os.getpid() != self._owner_pid):
+        if self._takes_calls():
             self._request(CALL, (function.__module__, function.__qualname__, kwargs))
 
     def release(self, timeout: float | None = None) -> None:
