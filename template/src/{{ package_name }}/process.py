@@ -13,6 +13,9 @@ docs/decisions/0038-freeze-what-lives-as-long-as-the-process.md).
 collections skip. Objects made afterwards are collected as before: a node's garbage is freed as
 usual, whatever was frozen before it.
 
+A `kedro run` also keeps the collector off during its start-up, which only imports and
+configures, until the hook that freezes it (pause_for_run_start_up).
+
 No Kedro here: the MLflow writer process (tracking/writer.py) freezes its imports too.
 """
 
@@ -21,7 +24,15 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+class _StartUpPause:
+    """Whether pause_for_run_start_up turned the collector off (resume_after_start_up undoes it)."""
+
+    active = False
 
 
 def is_run_command() -> bool:
@@ -30,6 +41,39 @@ def is_run_command() -> bool:
 
     command = click.get_current_context(silent=True)
     return command is not None and command.command.name == "run"
+
+
+def is_kedro_run_process(argv: Sequence[str] | None = None) -> bool:
+    """Return True in a process started as `kedro run`, from its command line (`argv`, by default
+    this process's), before Kedro's CLI has parsed it: `kedro run ...`, `python -m kedro run ...`.
+    """
+    argv = sys.argv if argv is None else argv
+    if not argv:
+        return False
+    program = Path(argv[0])
+    if program.name != "kedro" and program.parent.name != "kedro":  # kedro/__main__.py
+        return False
+    words = [word for word in argv[1:] if not word.startswith("-")]
+    return words[:1] == ["run"]
+
+
+def pause_for_run_start_up() -> None:
+    """In a `kedro run` process, collect nothing until the run is set up.
+
+    Its start-up imports and configures: it makes next to no garbage, and each full collection
+    walked everything imported so far (about 0.15 s before the first node). FreezeAfterStartUpHook
+    freezes what the start-up loaded, then turns the collector on again (resume_after_start_up).
+    """
+    if gc.isenabled() and is_kedro_run_process():
+        gc.disable()
+        _StartUpPause.active = True
+
+
+def resume_after_start_up() -> None:
+    """Turn the collector on again if pause_for_run_start_up turned it off."""
+    if _StartUpPause.active:
+        _StartUpPause.active = False
+        gc.enable()
 
 
 def freeze_loaded() -> None:
