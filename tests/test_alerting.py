@@ -2,7 +2,7 @@
 
 A loopback HTTP server (127.0.0.1, ephemeral port) stands in for Datadog and PagerDuty and
 records every request. The rendered project's own unit tests check the exact payloads; here the
-real commands run: `kedro run --pipeline monitoring` (every channel down, then every channel up)
+real commands run: `kedro run --pipelines monitoring` (every channel down, then every channel up)
 and `kedro monitoring monitors apply` (dry run, create, then update).
 """
 
@@ -149,7 +149,7 @@ def test_every_channel_down_still_writes_the_report_and_exits_1_cleanly(project,
     loopback.requests.clear()
     loopback.fail_with = 503
     before = report_versions(project)
-    result = monitoring_run(project, "kedro", "run", "--pipeline", "monitoring")
+    result = monitoring_run(project, "kedro", "run", "--pipelines", "monitoring")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-4000:]
     assert "Traceback" not in output
@@ -170,7 +170,9 @@ def test_a_healthy_run_sends_series_event_and_incidents(project, loopback):
     loopback.requests.clear()
     loopback.fail_with = None
     # The project's console entry point (`python -m <package>`) behaves as `kedro run`.
-    result = monitoring_run(project, "python", "-m", "churn_prediction", "--pipeline", "monitoring")
+    result = monitoring_run(
+        project, "python", "-m", "churn_prediction", "--pipelines", "monitoring"
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-4000:]
     assert "Traceback" not in output

@@ -50,8 +50,8 @@ def test_default_run_trains_and_evaluates(trained_project):
 
 
 def test_artefacts_are_versioned_per_run(fresh_project):
-    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
-    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
+    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
     versions = sorted((fresh_project / "data/05_model_input/train_set.parquet").iterdir())
     assert len(versions) == 2
     assert versions[0].name != versions[1].name
@@ -65,7 +65,7 @@ def test_malformed_raw_data_fails_with_a_message_naming_the_column(fresh_project
     broken_row = lines[1].split(",")
     broken_row[column] = "twelve"
     raw.write_text("\n".join([lines[0], ",".join(broken_row), *lines[2:]]) + "\n")
-    result = run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing", check=False)
+    result = run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing", check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "column 'tenure_months' must be numeric, found ['twelve']" in output
@@ -77,7 +77,7 @@ def test_missing_column_fails_with_a_message(fresh_project):
     import pandas as pd
 
     pd.read_csv(raw).drop(columns=["region"]).to_csv(raw, index=False)
-    result = run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing", check=False)
+    result = run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing", check=False)
     assert result.returncode != 0
     assert "customers is missing column(s) ['region']" in result.stdout + result.stderr
 

@@ -118,11 +118,11 @@ class TestClosedLoop:
         assert result.stdout.split()[:2] == ["agree", "1"]
 
     def test_scoring_names_the_champion(self, project):
-        run_in(project, "kedro", "run", "--pipeline", "inference")
+        run_in(project, "kedro", "run", "--pipelines", "inference")
         assert predictions_model_versions(project) == {"1"}
 
     def test_monitoring_fails_on_the_drifted_batch(self, project):
-        result = run_in(project, "kedro", "run", "--pipeline", "monitoring", check=False)
+        result = run_in(project, "kedro", "run", "--pipelines", "monitoring", check=False)
         assert result.returncode != 0
         report = json.loads(
             newest(project, "08_reporting/monitoring/monitoring_report.json/*/*").read_text()
@@ -160,7 +160,7 @@ class TestClosedLoop:
         assert last["user"] and last["decision"]
 
     def test_scoring_uses_the_new_champion(self, project):
-        run_in(project, "kedro", "run", "--pipeline", "inference")
+        run_in(project, "kedro", "run", "--pipelines", "inference")
         assert predictions_model_versions(project) == {"2"}
 
     def test_a_second_retrain_without_new_data_does_nothing(self, project):

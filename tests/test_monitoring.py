@@ -80,8 +80,8 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def monitored(sample_project: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """Return the project after `kedro run --pipeline monitoring`, and that run's result."""
-    result = run_in(sample_project, "kedro", "run", "--pipeline", "monitoring", check=False)
+    """Return the project after `kedro run --pipelines monitoring`, and that run's result."""
+    result = run_in(sample_project, "kedro", "run", "--pipelines", "monitoring", check=False)
     return sample_project, result
 
 
@@ -121,7 +121,7 @@ def test_the_exit_level_is_a_parameter(sample_project):
         sample_project,
         "kedro",
         "run",
-        "--pipeline",
+        "--pipelines",
         "monitoring",
         "--params",
         "monitoring.alerting.exit_nonzero_on=never",

@@ -113,7 +113,7 @@ def test_failed_and_stopped_runs_never_become_the_newest(
 
     # 3. An unpinned monitoring run loads the newest complete model, not a partial one.
     monitoring = run_in(
-        project, "kedro", "run", "--pipeline", "monitoring", "--params", NEVER_ALERT
+        project, "kedro", "run", "--pipelines", "monitoring", "--params", NEVER_ALERT
     )
     text = flat(monitoring)
     # Monitoring judges the registry's champion (the failed runs registered nothing); its other
@@ -153,7 +153,7 @@ def test_raw_data_and_env_stay_out_of_git_and_a_run_leaves_git_clean(fresh_proje
     assert ".env" not in staged
     assert "data/01_raw/.gitkeep" in staged and "conf/base/parameters.yml" in staged
     subprocess.run([*git, "commit", "-qm", "render"], cwd=fresh_project, check=True)
-    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
     status = subprocess.run([*git, "status", "--porcelain"], cwd=fresh_project, check=True,
                             capture_output=True, text=True).stdout  # fmt: skip
     assert status == "", status
@@ -237,7 +237,7 @@ def test_bring_your_own_data_runs_every_pipeline(
     use_own_data(project, features)
     run_in(project, "kedro", "run")
     monitoring = run_in(
-        project, "kedro", "run", "--pipeline", "monitoring", "--params", NEVER_ALERT
+        project, "kedro", "run", "--pipelines", "monitoring", "--params", NEVER_ALERT
     )
     assert "Pipeline execution completed successfully" in flat(monitoring)
     report = json.loads(
@@ -257,7 +257,7 @@ def test_bring_your_own_data_runs_every_pipeline(
         # An unlabelled batch is valid: the label is checked only when it is there.
         current = project / "data/01_raw/customers_current.csv"
         pd.read_csv(current).drop(columns=[features["target"]]).to_csv(current, index=False)
-        run_in(project, "kedro", "run", "--pipeline", "monitoring", "--params", NEVER_ALERT)
+        run_in(project, "kedro", "run", "--pipelines", "monitoring", "--params", NEVER_ALERT)
         validation = json.loads(
             newest_file(
                 project / "data/08_reporting/monitoring/monitoring_report.json", "*/*.json"

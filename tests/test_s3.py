@@ -184,7 +184,7 @@ def runs(s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer) -> di
     state: dict[str, Any] = {"after_upload": snapshot(client)}
     for label, args, params, produces in (
         ("first", (), "", "model"),
-        ("monitoring", ("--pipeline", "monitoring"), "", "monitoring_report"),
+        ("monitoring", ("--pipelines", "monitoring"), "", "monitoring_report"),
         ("second", (), SECOND_RUN_PARAMS, "model"),
     ):
         started = time.perf_counter()
@@ -378,7 +378,7 @@ def test_load_versions_of_the_first_model_reproduces_its_metrics_exactly(
 ) -> None:
     first = runs["first"]
     before = snapshot(seaweed.client())
-    kedro_aws(s3_project, s3_env, "--pipeline", "evaluation",
+    kedro_aws(s3_project, s3_env, "--pipelines", "evaluation",
               "--load-versions", f"model:{first},test_set:{first}")  # fmt: skip
     client = seaweed.client()
     newest = versions_json(s3_project, s3_env, "evaluation_metrics")["evaluation_metrics"]
@@ -439,7 +439,7 @@ def test_nonexistent_version_fails_naming_the_available_ones(
 ) -> None:
     before = snapshot(seaweed.client())
     missing = "2001-01-01T00.00.00.000Z"
-    result = kedro_aws(s3_project, s3_env, "--pipeline", "evaluation",
+    result = kedro_aws(s3_project, s3_env, "--pipelines", "evaluation",
                        "--load-versions", f"model:{missing}", check=False)  # fmt: skip
     assert result.returncode != 0
     text = failure_text(result)
@@ -539,7 +539,7 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     listed = versions_json(fresh_s3_project, s3_env, "model")["model"]["versions"]
     assert (listed[0]["version"], listed[0]["run"]) == (partial_version, "INCOMPLETE")
     assert listed[1]["run"] == "complete"
-    evaluation = failure_text(kedro_aws(fresh_s3_project, s3_env, "--pipeline", "evaluation"))
+    evaluation = failure_text(kedro_aws(fresh_s3_project, s3_env, "--pipelines", "evaluation"))
     assert "'model': skipping 1 newer version(s) from runs that did not complete " in evaluation
     assert f"({partial_version}); loading {listed[1]['version']}" in evaluation
 
@@ -650,7 +650,7 @@ def test_documented_iam_policy_is_enough_and_list_bucket_is_required(
     listed = versions_json(project, allowed, "model")["model"]["versions"]
     assert len(listed) == 1 and listed[0]["s3_version_ids"], "s3:ListBucketVersions not used"
     version = listed[0]["version"]
-    kedro_aws(project, allowed, "--pipeline", "evaluation",
+    kedro_aws(project, allowed, "--pipelines", "evaluation",
               "--load-versions", f"model:{version},test_set:{version}")  # fmt: skip
 
     denied = kedro_aws(project, {**env, **keys["kedro-no-list"]}, check=False)

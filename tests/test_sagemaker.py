@@ -501,7 +501,7 @@ def test_entrypoint_copies_the_model_out_when_the_catalog_keeps_it(
     lands in /opt/ml/model: the entrypoint loads it from the catalog after the run."""
     from conftest import run_in
 
-    run_in(fresh_project, "kedro", "run", "--pipeline", "data_processing")
+    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
     root = tmp_path / "opt-ml"
     env = project_env(
         fresh_project,
