@@ -9,6 +9,7 @@ subprocess (`python_in`), so projects rendered by other tests never share an imp
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -127,6 +128,27 @@ def test_the_exit_level_is_a_parameter(sample_project):
         "monitoring.alerting.exit_nonzero_on=never",
     )
     assert "Monitoring verdict FAIL" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_under_parallel_runner_the_verdict_still_alerts_once_and_fails_the_run(sample_project):
+    """ParallelRunner runs the verdict's node, and the hooks after it, in a worker process whose
+    hooks the run's own process never hears from: the run's process delivers it at the end."""
+    result = run_in(
+        sample_project, "kedro", "run", "--pipelines", "monitoring",
+        "--runner", "ParallelRunner", check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    summary = result.stderr[result.stderr.index("Monitoring verdict FAIL") :]
+    assert "Alerts: log sent (logged); jsonl sent (appended by the catalog)" in summary
+    assert summary.rstrip().endswith("Exit status 1 (exit_nonzero_on: fail)")
+    # The log channel's record (the summary is on stderr), once: not from the worker as well.
+    assert result.stdout.count("Monitoring verdict FAIL") == 1
+    # The summary names the report this run saved.
+    report = re.search(r"Report: (\S+)", summary).group(1)
+    assert Path(report) == latest(sample_project, "monitoring_report.html")
 
 
 # ----- statistics on the sample data -------------------------------------------------------------

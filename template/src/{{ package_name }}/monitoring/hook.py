@@ -5,9 +5,12 @@ parameters' features (`ModelFeaturesError`: one line, the version, both column s
 
 After the `decide_monitoring_verdict` node (which runs once every report is saved), the hook
 sends the verdict to the enabled channels (alerting.channels) with the credentials of the run's
-environment. After the pipeline, once every other hook has finished (MLflow closes its run), it
-prints a short summary and exits with the verdict's status: a failing verdict is an expected
-outcome, so it ends with `MonitoringVerdictExit` (a `SystemExit`: status 1) and no traceback.
+environment. Under ParallelRunner that node runs in a worker process, whose hooks are copies that
+the run's own process never hears from: there the hook leaves the node alone and delivers after
+the pipeline instead, from the run's catalog. After the pipeline, once every other hook has
+finished (MLflow closes its run), it prints a short summary and exits with the verdict's status:
+a failing verdict is an expected outcome, so it ends with `MonitoringVerdictExit` (a
+`SystemExit`: status 1) and no traceback.
 
 Settings import this module for every command, so the monitoring code is imported only when a
 verdict is delivered.
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
 
 VERDICT_OUTPUT = "monitoring_verdict"
+REPORT_INPUT = "monitoring_report"
+ALERTING_PARAMS = "params:monitoring.alerting"
 __all__ = ["MonitoringAlertHook", "MonitoringVerdictExit"]
 
 
@@ -78,33 +83,27 @@ class MonitoringAlertHook:
     def after_node_run(
         self, catalog: CatalogProtocol, inputs: dict[str, Any], outputs: dict[str, Any]
     ) -> None:
-        """Send the verdict when the node that decides it has run."""
-        if VERDICT_OUTPUT not in outputs:
+        """Send the verdict when the node that decides it has run, in the run's own process."""
+        if VERDICT_OUTPUT not in outputs or _in_worker_process():
             return
-        from ..core.monitoring.results import MonitoringReport, MonitoringVerdict
-        from .alerting.channels import deliver
-        from .alerting.settings import AlertingSettings
-        from .alerting.verdict import Verdict, verdict_summary
-
-        report = MonitoringReport.from_dict(inputs["monitoring_report"])
-        decided = MonitoringVerdict.from_dict(outputs[VERDICT_OUTPUT])
-        settings = AlertingSettings.from_params(inputs["params:monitoring.alerting"])
-        verdict = Verdict(
-            report=report,
-            project=self._project_name(),
-            environment=settings.environment,
-            model_version=_load_version(catalog, "model"),
-            report_html=_save_location(catalog, "monitoring_report_html"),
-            report_json=_save_location(catalog, "monitoring_report"),
+        self._deliver(
+            catalog, inputs[REPORT_INPUT], outputs[VERDICT_OUTPUT], inputs[ALERTING_PARAMS]
         )
-        results = deliver(verdict, settings, self._credentials())
-        # The node decided the status; the hook only applies it, after the other hooks.
-        self._status = decided.exit_status
-        self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
 
     @hook_impl(trylast=True)
-    def after_pipeline_run(self) -> None:
-        """Print the verdict summary; exit non-zero when the verdict reaches the exit level."""
+    def after_pipeline_run(self, run_result: dict[str, Any], catalog: CatalogProtocol) -> None:
+        """Print the verdict summary; exit non-zero when the verdict reaches the exit level.
+
+        A verdict that no node delivered here (a ParallelRunner worker decided it) is delivered
+        now: this run's saved report, the verdict the worker handed back, the run's parameters.
+        """
+        if self._summary is None and VERDICT_OUTPUT in run_result:
+            self._deliver(
+                catalog,
+                catalog.load(REPORT_INPUT, version=_save_version(catalog, REPORT_INPUT)),
+                run_result[VERDICT_OUTPUT].load(),
+                catalog.load(ALERTING_PARAMS),
+            )
         if self._summary is None:
             return
         summary, status = self._summary, self._status
@@ -112,6 +111,35 @@ class MonitoringAlertHook:
         print(summary, file=sys.stderr, flush=True)
         if status:
             raise MonitoringVerdictExit(status, summary)
+
+    def _deliver(
+        self,
+        catalog: CatalogProtocol,
+        report_data: dict[str, Any],
+        verdict_data: dict[str, Any],
+        alerting_params: dict[str, Any],
+    ) -> None:
+        """Send the verdict to its channels; keep the summary and status for the pipeline's end."""
+        from ..core.monitoring.results import MonitoringReport, MonitoringVerdict
+        from .alerting.channels import deliver
+        from .alerting.settings import AlertingSettings
+        from .alerting.verdict import Verdict, verdict_summary
+
+        report = MonitoringReport.from_dict(report_data)
+        decided = MonitoringVerdict.from_dict(verdict_data)
+        settings = AlertingSettings.from_params(alerting_params)
+        verdict = Verdict(
+            report=report,
+            project=self._project_name(),
+            environment=settings.environment,
+            model_version=_load_version(catalog, "model"),
+            report_html=_save_location(catalog, "monitoring_report_html"),
+            report_json=_save_location(catalog, REPORT_INPUT),
+        )
+        results = deliver(verdict, settings, self._credentials())
+        # The node decided the status; the hook only applies it, after the other hooks.
+        self._status = decided.exit_status
+        self._summary = verdict_summary(verdict, results, self._status, settings.exit_nonzero_on)
 
     def _project_name(self) -> str:
         return self._context._package_name if self._context else __name__.split(".")[0]
@@ -125,6 +153,21 @@ class MonitoringAlertHook:
             return dict(self._context.config_loader["credentials"] or {})
         except MissingConfigException:  # no credentials file: the environment may hold the keys
             return {}
+
+
+def _in_worker_process() -> bool:
+    """Return True in a process that multiprocessing started (ParallelRunner's workers)."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _save_version(catalog: CatalogProtocol, name: str) -> str | None:
+    """Return the version this run saves a versioned dataset under (None: not versioned)."""
+    dataset = catalog.get(name) if name in catalog else None
+    if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
+        return str(dataset.resolve_save_version())
+    return None
 
 
 def _load_version(catalog: CatalogProtocol, name: str) -> str:
@@ -145,8 +188,9 @@ def _save_location(catalog: CatalogProtocol, name: str) -> str | None:
     if dataset is None or filepath is None:
         return None
     protocol = getattr(dataset, "_protocol", "file")
-    if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
-        filepath = dataset._get_versioned_path(dataset.resolve_save_version())
+    version = _save_version(catalog, name)
+    if version is not None:
+        filepath = dataset._get_versioned_path(version)
     from kedro.io.core import get_filepath_str
 
     return get_filepath_str(filepath, protocol) if protocol != "file" else str(filepath)
