@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from functools import partial, update_wrapper
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -126,10 +126,25 @@ def validate_schema(
     return raw
 
 
+@dataclass(frozen=True)
+class _BoundValidator:
+    """validate_schema with its dataset name and target rule bound, named as it is in the run's
+    log. Not a `functools.partial`: multiprocessing pickles a partial for ParallelRunner's workers
+    without the name update_wrapper gives it, and Kedro then warns about every such node."""
+
+    dataset_name: str
+    require_target: bool
+    __name__ = validate_schema.__name__
+
+    def __call__(self, raw: pd.DataFrame, features: Features) -> pd.DataFrame:
+        return validate_schema(
+            raw, features, dataset_name=self.dataset_name, require_target=self.require_target
+        )
+
+
 def validator_for(dataset_name: str, *, require_target: bool) -> Callable[..., pd.DataFrame]:
     """Return validate_schema bound to a dataset name, so its errors say which input failed."""
-    bound = partial(validate_schema, dataset_name=dataset_name, require_target=require_target)
-    return update_wrapper(bound, validate_schema)
+    return _BoundValidator(dataset_name, require_target)
 
 
 def prepare_features(raw: pd.DataFrame, features: Features) -> pd.DataFrame:
