@@ -296,8 +296,8 @@ def test_the_full_parameters_are_an_artefact_for_reproduce(tracked, tmp_path):
     assert json.loads(Path(local).read_text()) == json.loads(json.dumps(params))
 
 
-def test_every_metric_dataset_is_logged_with_its_configured_prefix(tracked):
-    project, run = tracked["project"], tracked["run"]
+def assert_every_metric_dataset_is_logged(project: Path, run: Any) -> None:
+    """Assert the run's metrics are the scalars of its metric datasets, with their prefixes."""
     settings = tracking_settings(project)
     outputs = versioned_outputs(project, run.data.tags["kedro.save_version"])
     expected: dict[str, float] = {}
@@ -308,8 +308,8 @@ def test_every_metric_dataset_is_logged_with_its_configured_prefix(tracked):
     assert run.data.metrics == expected
 
 
-def test_every_saved_versioned_dataset_is_an_artefact_unless_excluded(tracked):
-    project, run = tracked["project"], tracked["run"]
+def assert_every_saved_file_is_an_artefact(project: Path, run: Any) -> None:
+    """Assert the run's artefacts are the files of its saved versioned datasets (as configured)."""
     settings = tracking_settings(project)["artifacts"]
     logged = artefact_files(client_for(local_store(project)), run.info.run_id)
     outputs = versioned_outputs(project, run.data.tags["kedro.save_version"])
@@ -327,6 +327,35 @@ def test_every_saved_versioned_dataset_is_an_artefact_unless_excluded(tracked):
     assert "model/model.pkl" in logged
     assert not any(path.startswith("train_set/") for path in logged)
     assert all(logged[f"kedro/{f}"] > 0 for f in ("parameters.json", "run.json"))
+
+
+def test_every_metric_dataset_is_logged_with_its_configured_prefix(tracked):
+    assert_every_metric_dataset_is_logged(tracked["project"], tracked["run"])
+
+
+def test_every_saved_versioned_dataset_is_an_artefact_unless_excluded(tracked):
+    assert_every_saved_file_is_an_artefact(tracked["project"], tracked["run"])
+
+
+def test_under_parallel_runner_the_run_is_recorded_and_its_model_registered(fresh_project):
+    """ParallelRunner runs the nodes and their dataset hooks in worker processes, on copies of
+    the hooks: the run's own process records what they saved from the run's catalog at the end
+    (workers.py), as a run of the default runner records it as it goes."""
+    result = run_in(fresh_project, "kedro", "run", "--runner", "ParallelRunner")
+    output = result.stdout + result.stderr
+    counted = re.search(r"(\d+) of (\d+) nodes", output)
+    assert counted and counted.group(1) == counted.group(2) != "0", output[-3000:]
+    run = newest_run(local_store(fresh_project))
+    assert run.info.status == "FINISHED"
+    assert_every_metric_dataset_is_logged(fresh_project, run)
+    assert_every_saved_file_is_an_artefact(fresh_project, run)
+    client = client_for(local_store(fresh_project))
+    (model,) = client.search_registered_models()
+    version = client.get_model_version(model.name, model.aliases["champion"])
+    assert version.run_id == run.info.run_id
+    assert version.tags["kedro.save_version"] == run.data.tags["kedro.save_version"]
+    assert float(version.tags["metric.roc_auc"]) == run.data.metrics["roc_auc"]
+    assert "Warning" not in output and "WARNING" not in output, output[-3000:]
 
 
 def test_every_provenance_tag_is_recorded(tracked):

@@ -25,6 +25,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from ..core.monitoring.verdict_exit import MonitoringVerdictExit
+from ..workers import ran_in_workers, save_version
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -83,8 +84,8 @@ class MonitoringAlertHook:
     def after_node_run(
         self, catalog: CatalogProtocol, inputs: dict[str, Any], outputs: dict[str, Any]
     ) -> None:
-        """Send the verdict when the node that decides it has run, in the run's own process."""
-        if VERDICT_OUTPUT not in outputs or _in_worker_process():
+        """Send the verdict when the node that decides it has run, unless it ran in a worker."""
+        if VERDICT_OUTPUT not in outputs or ran_in_workers(catalog):
             return
         self._deliver(
             catalog, inputs[REPORT_INPUT], outputs[VERDICT_OUTPUT], inputs[ALERTING_PARAMS]
@@ -94,13 +95,13 @@ class MonitoringAlertHook:
     def after_pipeline_run(self, run_result: dict[str, Any], catalog: CatalogProtocol) -> None:
         """Print the verdict summary; exit non-zero when the verdict reaches the exit level.
 
-        A verdict that no node delivered here (a ParallelRunner worker decided it) is delivered
-        now: this run's saved report, the verdict the worker handed back, the run's parameters.
+        A verdict that a ParallelRunner worker decided is delivered now (workers.py): this run's
+        saved report, the verdict the worker handed back, the run's parameters.
         """
-        if self._summary is None and VERDICT_OUTPUT in run_result:
+        if ran_in_workers(catalog) and VERDICT_OUTPUT in run_result:
             self._deliver(
                 catalog,
-                catalog.load(REPORT_INPUT, version=_save_version(catalog, REPORT_INPUT)),
+                catalog.load(REPORT_INPUT, version=save_version(catalog, REPORT_INPUT)),
                 run_result[VERDICT_OUTPUT].load(),
                 catalog.load(ALERTING_PARAMS),
             )
@@ -155,21 +156,6 @@ class MonitoringAlertHook:
             return {}
 
 
-def _in_worker_process() -> bool:
-    """Return True in a process that multiprocessing started (ParallelRunner's workers)."""
-    import multiprocessing
-
-    return multiprocessing.parent_process() is not None
-
-
-def _save_version(catalog: CatalogProtocol, name: str) -> str | None:
-    """Return the version this run saves a versioned dataset under (None: not versioned)."""
-    dataset = catalog.get(name) if name in catalog else None
-    if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
-        return str(dataset.resolve_save_version())
-    return None
-
-
 def _load_version(catalog: CatalogProtocol, name: str) -> str:
     """Return the version a versioned dataset loads in this run, else "unversioned"."""
     dataset = catalog.get(name) if name in catalog else None
@@ -188,7 +174,7 @@ def _save_location(catalog: CatalogProtocol, name: str) -> str | None:
     if dataset is None or filepath is None:
         return None
     protocol = getattr(dataset, "_protocol", "file")
-    version = _save_version(catalog, name)
+    version = save_version(catalog, name)
     if version is not None:
         filepath = dataset._get_versioned_path(version)
     from kedro.io.core import get_filepath_str

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from ..tracking.metric_lines import scalar_metrics
+from ..workers import load_as_run, ran_in_workers
 from .aliases import CHALLENGER, CHAMPION, alias_version, move_alias
 from .registration import (
     RUN_ID_TAG,
@@ -37,7 +38,8 @@ from .registration import (
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
-    from kedro.pipeline import Node
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Node, Pipeline
 
     from ..tracking import MlflowTrackingHook
     from ..tracking.recorder import PendingCall
@@ -205,9 +207,39 @@ class ModelRegistryHook:
             settings=settings,
         )
 
+    def _keep_saved_in_workers(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        """Keep the model, its training frame and the metrics that the nodes saved in
+        ParallelRunner's workers, whose copies of this hook kept them there (workers.py)."""
+        import pandas as pd
+
+        settings = self._settings
+        if settings is None:
+            return
+        for node in pipeline.nodes:
+            if settings.model_dataset in node.outputs:
+                self._model = load_as_run(catalog, pipeline, settings.model_dataset)
+                frames = (
+                    load_as_run(catalog, pipeline, name)
+                    for name in node.inputs
+                    if not name.startswith("params:") and name != "parameters"
+                )
+                self._example_source = next(
+                    (frame for frame in frames if isinstance(frame, pd.DataFrame)), None
+                )
+            for name in node.outputs:
+                prefix = settings.metric_datasets.get(name)
+                if prefix is not None:
+                    data = load_as_run(catalog, pipeline, name)
+                    if isinstance(data, Mapping):
+                        self._metrics.update(scalar_metrics(data, prefix=prefix))
+
     @hook_impl
-    def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         """Register the run's model (only reached when every node succeeded)."""
+        if ran_in_workers(catalog):
+            self._keep_saved_in_workers(pipeline, catalog)
         model, context, settings = self._model, self._context, self._settings
         metrics, example_source = self._metrics, self._example_source
         logging_call = self._logging

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from ..workers import ran_in_workers
 from .plain_lines import use_plain_lines
 from .run_summary import RunSummary, SavedOutput, relative_location
 
@@ -39,6 +40,7 @@ class RunSummaryHook:
         self._save_version = ""
         self._catalog: CatalogProtocol | None = None
         self._pipelines: tuple[str, ...] = ()
+        self._pipeline: Pipeline | None = None
         self._nodes_total = 0
         self._nodes_run = 0
         self._saved: list[str] = []
@@ -68,6 +70,7 @@ class RunSummaryHook:
         self._catalog = catalog
         self._pipelines = tuple(run_params.get("pipeline_names") or ["__default__"])
         self._save_version = self._save_version or run_params["run_id"]
+        self._pipeline = pipeline
         self._nodes_total = len(pipeline.nodes)
         self._nodes_run = 0
         self._saved = []
@@ -87,6 +90,12 @@ class RunSummaryHook:
     @hook_impl
     def after_pipeline_run(self) -> None:
         """Log the summary of a finished run; let the MLflow writer process end."""
+        if self._pipeline is not None and self._catalog is not None:
+            if ran_in_workers(self._catalog):  # every node ran, and saved, in a worker
+                self._nodes_run = len(self._pipeline.nodes)
+                for node in self._pipeline.nodes:
+                    for name in node.outputs:
+                        self.after_dataset_saved(name)
         logger.info("%s", self.summary("finished").text())
         if self._tracking is not None:  # the model registry, before this hook, is done with it
             self._tracking.release_writer()

@@ -15,6 +15,7 @@ from kedro.io import AbstractVersionedDataset
 
 from .. import __version__ as project_version
 from ..process import is_run_command
+from ..workers import load_as_run, ran_in_workers
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
@@ -117,6 +118,7 @@ class MlflowTrackingHook:
         self._tracked_run: TrackedRun | None = None
         self._writer: WriterProcess | None = None
         self._ended_run: RunRecorder | None = None  # its writer process serves `run_in_writer`
+        self._pipeline: Pipeline | None = None
 
     # ----- the run, for later hooks ---------------------------------------------------------------
     @property
@@ -194,6 +196,7 @@ class MlflowTrackingHook:
             self._ended_run.release()
             self._ended_run = None
         self._tracked_run = None
+        self._pipeline = pipeline
         _STOP_REQUESTED.clear()
         self._handle_stop_signals()
         writer, self._writer = self._writer, None
@@ -253,6 +256,10 @@ class MlflowTrackingHook:
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """End the MLflow run as FINISHED; fail the command if the run could not be recorded."""
+        if self._run is not None and not _STOP_REQUESTED.is_set():
+            pipeline, catalog = self._pipeline, self._run.catalog
+            if pipeline is not None and ran_in_workers(catalog):
+                self._record_saved_in_workers(self._run, pipeline, catalog)
         run, self._run = self._run, None
         if _STOP_REQUESTED.is_set():
             # Every node returned, but the process was asked to stop: raising here also keeps
@@ -314,6 +321,24 @@ class MlflowTrackingHook:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
 
+    def _record_saved_in_workers(
+        self, run: RunRecorder, pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        """Record the metrics and files that the nodes saved in ParallelRunner's workers.
+
+        Their dataset hooks ran on the workers' copies of this hook, which cannot reach the MLflow
+        writer process (workers.py); their metric lines were printed there already.
+        """
+        for node in pipeline.nodes:
+            for name in node.outputs:
+                prefix = self._config.metric_datasets.get(name)
+                if prefix is not None:
+                    data = load_as_run(catalog, pipeline, name)
+                    if isinstance(data, Mapping):
+                        run.log_metrics(self._named(scalar_metrics(data, prefix=prefix)))
+                if self._config.logs_artifact(name):
+                    run.log_dataset_files(name)
+
     # ----- metrics --------------------------------------------------------------------------------
     def record_metrics(self, metrics: Mapping[str, float]) -> None:
         """Print each metric as a `name=value` line and log it to the open MLflow run, if any.
@@ -321,10 +346,7 @@ class MlflowTrackingHook:
         The printed lines are what SageMaker's MetricDefinitions (metric_lines.metric_definitions)
         read from a job's log, so printing and logging are one step and cannot disagree.
         """
-        named = {safe_name(name): float(value) for name, value in metrics.items()}
-        for name in [name for name in named if len(name) > MAX_KEY]:
-            logger.warning("Metric name over %d characters, not recorded: %s", MAX_KEY, name)
-            del named[name]
+        named = self._named(metrics)
         lines = [format_metric_line(name, value) for name, value in named.items()]
         if self._print_metric_lines:
             with self._print_lock:
@@ -336,6 +358,15 @@ class MlflowTrackingHook:
         run = self._run
         if run is not None:
             run.log_metrics(named)
+
+    @staticmethod
+    def _named(metrics: Mapping[str, float]) -> dict[str, float]:
+        """Return the metrics under the names MLflow accepts, without any name that is too long."""
+        named = {safe_name(name): float(value) for name, value in metrics.items()}
+        for name in [name for name in named if len(name) > MAX_KEY]:
+            logger.warning("Metric name over %d characters, not recorded: %s", MAX_KEY, name)
+            del named[name]
+        return named
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
