@@ -340,7 +340,7 @@ def test_every_saved_versioned_dataset_is_an_artefact_unless_excluded(tracked):
 def test_under_parallel_runner_the_run_is_recorded_and_its_model_registered(fresh_project):
     """ParallelRunner runs the nodes and their dataset hooks in worker processes, on copies of
     the hooks: the run's own process records what they saved from the run's catalog at the end
-    (workers.py), as a run of the default runner records it as it goes."""
+    (run_outputs.py), as a run of the default runner records it as it goes."""
     result = run_in(fresh_project, "kedro", "run", "--runner", "ParallelRunner")
     output = result.stdout + result.stderr
     counted = re.search(r"(\d+) of (\d+) nodes", output)

@@ -25,7 +25,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from ..core.monitoring.verdict_exit import MonitoringVerdictExit
-from ..workers import ran_in_workers, save_version
+from ..run_outputs import ran_in_workers, save_version, saved_location
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -95,7 +95,7 @@ class MonitoringAlertHook:
     def after_pipeline_run(self, run_result: dict[str, Any], catalog: CatalogProtocol) -> None:
         """Print the verdict summary; exit non-zero when the verdict reaches the exit level.
 
-        A verdict that a ParallelRunner worker decided is delivered now (workers.py): this run's
+        A verdict that a ParallelRunner worker decided is delivered now (run_outputs.py): this run's
         saved report, the verdict the worker handed back, the run's parameters.
         """
         if ran_in_workers(catalog) and VERDICT_OUTPUT in run_result:
@@ -134,8 +134,8 @@ class MonitoringAlertHook:
             project=self._project_name(),
             environment=settings.environment,
             model_version=_load_version(catalog, "model"),
-            report_html=_save_location(catalog, "monitoring_report_html"),
-            report_json=_save_location(catalog, REPORT_INPUT),
+            report_html=saved_location(catalog, "monitoring_report_html"),
+            report_json=saved_location(catalog, REPORT_INPUT),
         )
         results = deliver(verdict, settings, self._credentials())
         # The node decided the status; the hook only applies it, after the other hooks.
@@ -165,18 +165,3 @@ def _load_version(catalog: CatalogProtocol, name: str) -> str:
         except Exception:  # no saved version yet: the run's own load said so already
             return "unknown"
     return "unversioned"
-
-
-def _save_location(catalog: CatalogProtocol, name: str) -> str | None:
-    """Return where a dataset of this run was saved (versioned path included), if it is a file."""
-    dataset = catalog.get(name) if name in catalog else None
-    filepath = getattr(dataset, "_filepath", None)
-    if dataset is None or filepath is None:
-        return None
-    protocol = getattr(dataset, "_protocol", "file")
-    version = save_version(catalog, name)
-    if version is not None:
-        filepath = dataset._get_versioned_path(version)
-    from kedro.io.core import get_filepath_str
-
-    return get_filepath_str(filepath, protocol) if protocol != "file" else str(filepath)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from ..run_outputs import load_as_run, ran_in_workers
 from ..tracking.metric_lines import scalar_metrics
-from ..workers import load_as_run, ran_in_workers
 from .aliases import CHALLENGER, CHAMPION, alias_version, move_alias
 from .registration import (
     RUN_ID_TAG,
@@ -209,7 +209,7 @@ class ModelRegistryHook:
 
     def _keep_saved_in_workers(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         """Keep the model, its training frame and the metrics that the nodes saved in
-        ParallelRunner's workers, whose copies of this hook kept them there (workers.py)."""
+        ParallelRunner's workers, whose copies of this hook kept them there (run_outputs.py)."""
         import pandas as pd
 
         settings = self._settings

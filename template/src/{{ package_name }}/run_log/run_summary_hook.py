@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractVersionedDataset
 
-from ..workers import ran_in_workers
+from ..run_outputs import ran_in_workers, saved_location
 from .plain_lines import use_plain_lines
 from .run_summary import RunSummary, SavedOutput, relative_location
 
@@ -130,18 +128,12 @@ class RunSummaryHook:
 
 
 def _location(catalog: CatalogProtocol | None, name: str) -> str | None:
-    """Return the file a dataset saved in this run (its versioned path), None if not a file."""
-    if catalog is None or name not in catalog:
+    """Return where a dataset of this run was saved (run_outputs.saved_location), None if it
+    has no file or cannot say: a summary never fails a run."""
+    if catalog is None:
         return None
-    dataset = catalog.get(name)
-    filepath = getattr(dataset, "_filepath", None)
-    if filepath is None:
-        return None  # MemoryDataset and other datasets without a file
-    protocol = getattr(dataset, "_protocol", "file")
     try:
-        if isinstance(dataset, AbstractVersionedDataset) and getattr(dataset, "_version", None):
-            filepath = dataset._get_versioned_path(dataset.resolve_save_version())
-    except Exception as error:  # a summary never fails a run
+        return saved_location(catalog, name)
+    except Exception as error:
         logger.debug("No saved location for %s: %s", name, error)
-    path = str(Path(str(filepath))) if protocol in {"file", "local"} else str(filepath)
-    return path if protocol in {"file", "local"} else f"{protocol}://{path}"
+        return None

@@ -15,7 +15,7 @@ from kedro.io import AbstractVersionedDataset
 
 from .. import __version__ as project_version
 from ..process import is_run_command
-from ..workers import load_as_run, ran_in_workers
+from ..run_outputs import load_as_run, ran_in_workers
 from . import provenance
 from .config import TrackingConfig, redact
 from .metric_lines import format_metric_line, metric_lines_wanted, scalar_metrics
@@ -327,7 +327,7 @@ class MlflowTrackingHook:
         """Record the metrics and files that the nodes saved in ParallelRunner's workers.
 
         Their dataset hooks ran on the workers' copies of this hook, which cannot reach the MLflow
-        writer process (workers.py); their metric lines were printed there already.
+        writer process (run_outputs.py); their metric lines were printed there already.
         """
         for node in pipeline.nodes:
             for name in node.outputs:
