@@ -25,11 +25,12 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from ..core.monitoring.verdict_exit import MonitoringVerdictExit
-from ..run_outputs import ran_in_workers, save_version, saved_location
+from ..run_outputs import load_as_run, ran_in_workers, saved_location
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
 
 VERDICT_OUTPUT = "monitoring_verdict"
 REPORT_INPUT = "monitoring_report"
@@ -92,18 +93,18 @@ class MonitoringAlertHook:
         )
 
     @hook_impl(trylast=True)
-    def after_pipeline_run(self, run_result: dict[str, Any], catalog: CatalogProtocol) -> None:
+    def after_pipeline_run(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         """Print the verdict summary; exit non-zero when the verdict reaches the exit level.
 
         A verdict that a ParallelRunner worker decided is delivered now (run_outputs.py): this run's
         saved report, the verdict the worker handed back, the run's parameters.
         """
-        if ran_in_workers(catalog) and VERDICT_OUTPUT in run_result:
+        if ran_in_workers(catalog) and VERDICT_OUTPUT in pipeline.all_outputs():
             self._deliver(
                 catalog,
-                catalog.load(REPORT_INPUT, version=save_version(catalog, REPORT_INPUT)),
-                run_result[VERDICT_OUTPUT].load(),
-                catalog.load(ALERTING_PARAMS),
+                load_as_run(catalog, pipeline, REPORT_INPUT),
+                load_as_run(catalog, pipeline, VERDICT_OUTPUT),
+                load_as_run(catalog, pipeline, ALERTING_PARAMS),
             )
         if self._summary is None:
             return

@@ -208,30 +208,18 @@ class ModelRegistryHook:
         )
 
     def _keep_saved_in_workers(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
-        """Keep the model, its training frame and the metrics that the nodes saved in
-        ParallelRunner's workers, whose copies of this hook kept them there (run_outputs.py)."""
-        import pandas as pd
-
+        """Replay, for this hook, the model node and the saves that ran in ParallelRunner's
+        workers, whose copies of it kept them there: with the data read back (run_outputs.py)."""
         settings = self._settings
         if settings is None:
             return
+        kept = {settings.model_dataset, *settings.metric_datasets}
         for node in pipeline.nodes:
             if settings.model_dataset in node.outputs:
-                self._model = load_as_run(catalog, pipeline, settings.model_dataset)
-                frames = (
-                    load_as_run(catalog, pipeline, name)
-                    for name in node.inputs
-                    if not name.startswith("params:") and name != "parameters"
-                )
-                self._example_source = next(
-                    (frame for frame in frames if isinstance(frame, pd.DataFrame)), None
-                )
-            for name in node.outputs:
-                prefix = settings.metric_datasets.get(name)
-                if prefix is not None:
-                    data = load_as_run(catalog, pipeline, name)
-                    if isinstance(data, Mapping):
-                        self._metrics.update(scalar_metrics(data, prefix=prefix))
+                inputs = {name: load_as_run(catalog, pipeline, name) for name in node.inputs}
+                self.before_node_run(node, inputs)
+            for name in kept & set(node.outputs):
+                self.after_dataset_saved(name, load_as_run(catalog, pipeline, name))
 
     @hook_impl
     def after_pipeline_run(

@@ -90,8 +90,8 @@ class RunSummaryHook:
         """Log the summary of a finished run; let the MLflow writer process end."""
         if self._pipeline is not None and self._catalog is not None:
             if ran_in_workers(self._catalog):  # every node ran, and saved, in a worker
-                self._nodes_run = len(self._pipeline.nodes)
                 for node in self._pipeline.nodes:
+                    self.after_node_run()
                     for name in node.outputs:
                         self.after_dataset_saved(name)
         logger.info("%s", self.summary("finished").text())

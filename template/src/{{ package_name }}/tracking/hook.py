@@ -240,12 +240,17 @@ class MlflowTrackingHook:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         """Print and log the metrics of a metric dataset; log the files a dataset just saved."""
-        prefix = self._config.metric_datasets.get(dataset_name)
+        self._record_saved(dataset_name, data)
+
+    def _record_saved(self, name: str, data: Any, *, print_lines: bool = True) -> None:
+        """Record a dataset the run saved: the scalars of a metric dataset (printed as metric
+        lines unless `print_lines` is False), the files of one logged as an artefact."""
+        prefix = self._config.metric_datasets.get(name)
         if prefix is not None and isinstance(data, Mapping):
-            self.record_metrics(scalar_metrics(data, prefix=prefix))
+            self.record_metrics(scalar_metrics(data, prefix=prefix), print_lines=print_lines)
         run = self._run
-        if run is not None and self._config.logs_artifact(dataset_name):
-            run.log_dataset_files(dataset_name)
+        if run is not None and self._config.logs_artifact(name):
+            run.log_dataset_files(name)
 
     @hook_impl
     def before_node_run(self) -> None:
@@ -259,7 +264,7 @@ class MlflowTrackingHook:
         if self._run is not None and not _STOP_REQUESTED.is_set():
             pipeline, catalog = self._pipeline, self._run.catalog
             if pipeline is not None and ran_in_workers(catalog):
-                self._record_saved_in_workers(self._run, pipeline, catalog)
+                self._record_saved_in_workers(pipeline, catalog)
         run, self._run = self._run, None
         if _STOP_REQUESTED.is_set():
             # Every node returned, but the process was asked to stop: raising here also keeps
@@ -321,33 +326,32 @@ class MlflowTrackingHook:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
 
-    def _record_saved_in_workers(
-        self, run: RunRecorder, pipeline: Pipeline, catalog: CatalogProtocol
-    ) -> None:
+    def _record_saved_in_workers(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         """Record the metrics and files that the nodes saved in ParallelRunner's workers.
 
         Their dataset hooks ran on the workers' copies of this hook, which cannot reach the MLflow
-        writer process (run_outputs.py); their metric lines were printed there already.
+        writer process (run_outputs.py); their metric lines were printed there already. Only the
+        metric datasets are read back: the files are logged from where they were saved.
         """
         for node in pipeline.nodes:
             for name in node.outputs:
-                prefix = self._config.metric_datasets.get(name)
-                if prefix is not None:
-                    data = load_as_run(catalog, pipeline, name)
-                    if isinstance(data, Mapping):
-                        run.log_metrics(self._named(scalar_metrics(data, prefix=prefix)))
-                if self._config.logs_artifact(name):
-                    run.log_dataset_files(name)
+                metrics = name in self._config.metric_datasets
+                data = load_as_run(catalog, pipeline, name) if metrics else None
+                self._record_saved(name, data, print_lines=False)
 
     # ----- metrics --------------------------------------------------------------------------------
-    def record_metrics(self, metrics: Mapping[str, float]) -> None:
+    def record_metrics(self, metrics: Mapping[str, float], *, print_lines: bool = True) -> None:
         """Print each metric as a `name=value` line and log it to the open MLflow run, if any.
 
         The printed lines are what SageMaker's MetricDefinitions (metric_lines.metric_definitions)
         read from a job's log, so printing and logging are one step and cannot disagree.
+        `print_lines=False` only logs: for metrics whose lines another process printed.
         """
-        named = self._named(metrics)
-        lines = [format_metric_line(name, value) for name, value in named.items()]
+        named = {safe_name(name): float(value) for name, value in metrics.items()}
+        for name in [name for name in named if len(name) > MAX_KEY]:
+            logger.warning("Metric name over %d characters, not recorded: %s", MAX_KEY, name)
+            del named[name]
+        lines = [format_metric_line(n, v) for n, v in named.items()] if print_lines else []
         if self._print_metric_lines:
             with self._print_lock:
                 for line in lines:
@@ -358,15 +362,6 @@ class MlflowTrackingHook:
         run = self._run
         if run is not None:
             run.log_metrics(named)
-
-    @staticmethod
-    def _named(metrics: Mapping[str, float]) -> dict[str, float]:
-        """Return the metrics under the names MLflow accepts, without any name that is too long."""
-        named = {safe_name(name): float(value) for name, value in metrics.items()}
-        for name in [name for name in named if len(name) > MAX_KEY]:
-            logger.warning("Metric name over %d characters, not recorded: %s", MAX_KEY, name)
-            del named[name]
-        return named
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
