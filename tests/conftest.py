@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -466,11 +466,36 @@ def fresh_project(default_project: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Return a default project after one full `kedro run` (shared, treat as read-only)."""
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Return a default project after its first default `kedro run`, and that run's log.
+
+    The run is the one a user's first `kedro run` is: every default answer, the default
+    pipeline (data processing, training, evaluation, explainability), MLflow tracking with the
+    model registered as champion. As in CI (a container, `| tee`), no terminal and no COLUMNS.
+    Shared by every module that needs a trained project (one per xdist worker): treat it as
+    read-only, and run in a copy (`copy_of_trained`).
+    """
     project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
-    run_in(project, "kedro", "run")
-    yield project
+    result = run_in(project, "kedro", "run", env={"COLUMNS": ""})
+    return {"project": project, "log": result.stdout + result.stderr}
+
+
+@pytest.fixture(scope="session")
+def trained_project(trained_run: dict[str, Any]) -> Path:
+    """Return the shared trained default project (see trained_run; treat as read-only)."""
+    return trained_run["project"]
+
+
+def copy_of_trained(trained_project: Path, destination: Path) -> Path:
+    """Return a private copy of the trained project at `destination`/<project name>.
+
+    The copy's MLflow store records its own runs and registry versions; their files go under the
+    shared project's mlruns (the experiment's artifact location is absolute), each in a folder of
+    its own run or model id, so copies never see each other's runs.
+    """
+    project = destination / trained_project.name
+    shutil.copytree(trained_project, project, symlinks=True)
+    return project
 
 
 # pytest-xdist runs with `--dist loadscope` (Makefile): each module runs on one worker, so its

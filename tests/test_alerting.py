@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from conftest import render, run_in
+from conftest import copy_of_trained, run_in
 
 pytestmark = pytest.mark.monitoring
 
@@ -106,10 +106,11 @@ def loopback() -> Iterator[Loopback]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> Path:
+def project(
+    trained_project: Path, tmp_path_factory: pytest.TempPathFactory, loopback: Loopback
+) -> Path:
     """Return a trained project with a Kedro env whose channels all point at the loopback."""
-    project = render(tmp_path_factory.mktemp("alerting") / "churn-prediction")
-    run_in(project, "kedro", "run", "--pipelines", "data_processing,training,evaluation")
+    project = copy_of_trained(trained_project, tmp_path_factory.mktemp("alerting"))
     monitoring = yaml.safe_load((project / "conf/base/parameters_monitoring.yml").read_text())
     alerting = monitoring["monitoring"]["alerting"]
     alerting["environment"] = "ci"

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import render, run_in, skip_or_fail
+from conftest import copy_of_trained, run_in, skip_or_fail
 
 pytestmark = pytest.mark.monitoring
 
@@ -72,11 +72,10 @@ def latest(project: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a default project with the data, model and evaluation metrics built."""
-    project = render(tmp_path_factory.mktemp("monitoring") / "churn-prediction")
-    run_in(project, "kedro", "run", "--pipelines", "data_processing,training,evaluation")
-    return project
+def sample_project(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a copy of the trained default project: data, model (the registry's champion) and
+    evaluation metrics built."""
+    return copy_of_trained(trained_project, tmp_path_factory.mktemp("monitoring"))
 
 
 @pytest.fixture(scope="module")

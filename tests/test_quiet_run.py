@@ -8,10 +8,8 @@ only; a local run keeps them out of the log (test_sagemaker.py and test_docker.p
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from conftest import run_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
@@ -25,15 +23,10 @@ METRIC_LINE = re.compile(r"^[A-Za-z0-9_.:/-]+=[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$"
 
 
 @pytest.fixture(scope="module")
-def default_run(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Return a private copy of the default project after its default `kedro run`, and the log."""
-    import shutil
-
-    project = tmp_path_factory.mktemp("quiet") / default_project.name
-    shutil.copytree(default_project, project, symlinks=True)
-    # As in CI, a container or `| tee`: no terminal, and no COLUMNS (test.env sets one).
-    result = run_in(project, "kedro", "run", env={"COLUMNS": ""})
-    return {"project": project, "log": result.stdout + result.stderr}
+def default_run(trained_run: dict) -> dict:
+    """Return the default project after its default `kedro run`, and the log (conftest's
+    trained_run: as in CI, a container or `| tee`, no terminal and no COLUMNS)."""
+    return trained_run
 
 
 def test_the_default_run_logs_no_warning(default_run):

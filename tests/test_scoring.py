@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import render, run_in
+from conftest import copy_of_trained, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -59,10 +59,11 @@ def newest(project: Path, pattern: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def champion_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+def champion_project(
+    trained_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, str]:
     """Return a trained project whose registry has a champion, with its name and version."""
-    project = render(tmp_path_factory.mktemp("scoring") / "churn-prediction")
-    run_in(project, "kedro", "run", "--pipelines", "data_processing,training,evaluation")
+    project = copy_of_trained(trained_project, tmp_path_factory.mktemp("scoring"))
     output = run_in(project, "python", "-c", REGISTER).stdout
     name, version = output.strip().splitlines()[-1].removeprefix("CHAMPION=").split(":")
     return project, name, version
