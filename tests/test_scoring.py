@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -19,36 +18,6 @@ import yaml
 from conftest import copy_of_trained, run_in
 
 pytestmark = pytest.mark.e2e
-
-# Until training registers its model itself, the test registers it as the champion, exactly as
-# `kedro model promote` would: a registered version and the `champion` alias on it.
-REGISTER = textwrap.dedent(
-    """
-    import pickle, sys
-    from pathlib import Path
-    import mlflow, yaml
-
-    name = yaml.safe_load(open("conf/base/globals.yml"))["registry"]["model_name"]
-    uri = f"sqlite:///{Path('mlflow.db').resolve()}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        version = client.get_model_version_by_alias(name, "champion").version
-    except mlflow.exceptions.MlflowException:
-        path = sorted(Path("data/06_models/model.pkl").glob("*/model.pkl"))[-1]
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        with mlflow.start_run(run_name="test champion"):
-            mlflow.sklearn.log_model(
-                pickle.loads(path.read_bytes()),
-                name="model",
-                registered_model_name=name,
-                serialization_format="cloudpickle",
-            )
-        version = max(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
-        client.set_registered_model_alias(name, "champion", str(version))
-    print(f"CHAMPION={name}:{version}")
-    """
-)
 
 
 def newest(project: Path, pattern: str) -> Path:
@@ -63,10 +32,14 @@ def champion_project(
     trained_project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str, str]:
     """Return a trained project whose registry has a champion, with its name and version."""
+    import mlflow
+
     project = copy_of_trained(trained_project, tmp_path_factory.mktemp("scoring"))
-    output = run_in(project, "python", "-c", REGISTER).stdout
-    name, version = output.strip().splitlines()[-1].removeprefix("CHAMPION=").split(":")
-    return project, name, version
+    # The default run registered its model as the champion (the registry hook).
+    name = yaml.safe_load((project / "conf/base/globals.yml").read_text())["registry"]["model_name"]
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return project, name, str(client.get_model_version_by_alias(name, "champion").version)
 
 
 @pytest.fixture(scope="module")
