@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import project_env, render, run_in
+from conftest import copy_of_trained, project_env, run_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
@@ -26,9 +26,10 @@ REFUSED = 2
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a default project, rendered once for the whole loop."""
-    return render(tmp_path_factory.mktemp("loop") / "churn-prediction")
+def project(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a copy of the trained default project (conftest's trained_run: a render after its
+    first `kedro run`) for the whole loop."""
+    return copy_of_trained(trained_project, tmp_path_factory.mktemp("loop"))
 
 
 def model_name(project: Path) -> str:
@@ -80,7 +81,7 @@ def predictions_model_versions(project: Path) -> set[str]:
 
 class TestClosedLoop:
     def test_first_training_run_registers_the_champion(self, project):
-        run_in(project, "kedro", "run")
+        # The project's first `kedro run` (trained_run) registered its model.
         assert versions(project) == ["1"]
         assert aliases(project) == {"champion": "1"}
         version = registry(project).get_model_version(model_name(project), "1")
