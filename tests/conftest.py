@@ -457,12 +457,37 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render(tmp_path_factory.mktemp("default") / "churn-prediction")
 
 
+def copy_of(project: Path, folder: Path) -> Path:
+    """Return a private copy of `project` at `folder`/<its name>, symlinks kept as symlinks.
+
+    A copy of the trained project (trained_run) records its own MLflow runs and registry
+    versions in its own store; their files go under the original's mlruns (the experiment's
+    artifact location is absolute), each in a folder of its own run or model id, so copies never
+    see each other's runs.
+    """
+    destination = folder / project.name
+    shutil.copytree(project, destination, symlinks=True)
+    return destination
+
+
+def model_name(project: Path) -> str:
+    """Return the name the project registers its model under (conf/base/globals.yml)."""
+    globals_yml = yaml.safe_load((project / "conf/base/globals.yml").read_text())
+    return globals_yml["registry"]["model_name"]
+
+
+def registry(project: Path) -> Any:
+    """Return an MLflow client of the project's local store (tracking and registry)."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 @pytest.fixture
 def fresh_project(default_project: Path, tmp_path: Path) -> Path:
     """Return a private copy of the default project that a test may change or run in."""
-    destination = tmp_path / default_project.name
-    shutil.copytree(default_project, destination, symlinks=True)
-    return destination
+    return copy_of(default_project, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -473,7 +498,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pipeline (data processing, training, evaluation, explainability), MLflow tracking with the
     model registered as champion. As in CI (a container, `| tee`), no terminal and no COLUMNS.
     Shared by every module that needs a trained project (one per xdist worker): treat it as
-    read-only, and run in a copy (`copy_of_trained`).
+    read-only, and run in a copy (`copy_of`).
     """
     project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
     result = run_in(project, "kedro", "run", env={"COLUMNS": ""})
@@ -484,18 +509,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def trained_project(trained_run: dict[str, Any]) -> Path:
     """Return the shared trained default project (see trained_run; treat as read-only)."""
     return trained_run["project"]
-
-
-def copy_of_trained(trained_project: Path, destination: Path) -> Path:
-    """Return a private copy of the trained project at `destination`/<project name>.
-
-    The copy's MLflow store records its own runs and registry versions; their files go under the
-    shared project's mlruns (the experiment's artifact location is absolute), each in a folder of
-    its own run or model id, so copies never see each other's runs.
-    """
-    project = destination / trained_project.name
-    shutil.copytree(trained_project, project, symlinks=True)
-    return project
 
 
 # pytest-xdist runs with `--dist loadscope` (Makefile): each module runs on one worker, so its

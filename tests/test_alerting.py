@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from conftest import copy_of_trained, run_in
+from conftest import copy_of, run_in
 
 pytestmark = pytest.mark.monitoring
 
@@ -110,7 +110,7 @@ def project(
     trained_project: Path, tmp_path_factory: pytest.TempPathFactory, loopback: Loopback
 ) -> Path:
     """Return a trained project with a Kedro env whose channels all point at the loopback."""
-    project = copy_of_trained(trained_project, tmp_path_factory.mktemp("alerting"))
+    project = copy_of(trained_project, tmp_path_factory.mktemp("alerting"))
     monitoring = yaml.safe_load((project / "conf/base/parameters_monitoring.yml").read_text())
     alerting = monitoring["monitoring"]["alerting"]
     alerting["environment"] = "ci"

@@ -46,14 +46,6 @@ def load_bias_module() -> Any:
     return importlib.import_module(f"{name}.core.bias")
 
 
-@pytest.fixture(scope="module")
-def explained_project(trained_project: Path) -> Path:
-    """Return the trained default project: its default run ends with explainability (shared:
-    read only). A monitoring verdict on the drifted sample batch cannot hide its outputs: the
-    default pipeline does not monitor."""
-    return trained_project
-
-
 def latest(project: Path, pattern: str) -> Path:
     """Return the newest versioned file matching `pattern` under data/."""
     matches = sorted((project / "data").glob(pattern))
@@ -121,18 +113,20 @@ def test_bias_thresholds_warn_by_name():
 
 
 # ----- What a default `kedro run` writes ----------------------------------------------------------
+# trained_project (conftest's trained_run, read only): the default pipeline ends with
+# explainability and does not monitor, so a monitoring verdict cannot hide its outputs.
 
 
-def test_run_writes_every_plot_as_a_real_png(explained_project):
+def test_run_writes_every_plot_as_a_real_png(trained_project):
     pngs = [
-        latest(explained_project, f"08_reporting/explainability/{name}/*/{name}")
+        latest(trained_project, f"08_reporting/explainability/{name}/*/{name}")
         for name in ("shap_beeswarm.png", "shap_bar.png", "bias_metrics.png")
     ]
     dependence = sorted(
-        latest(explained_project, "08_reporting/explainability/shap_dependence/*").glob("*/*.png")
+        latest(trained_project, "08_reporting/explainability/shap_dependence/*").glob("*/*.png")
     )
     top_k = yaml.safe_load(
-        (explained_project / "conf/base/parameters_explainability.yml").read_text()
+        (trained_project / "conf/base/parameters_explainability.yml").read_text()
     )["explainability"]["dependence_top_k"]
     assert len(dependence) == top_k
     for png in pngs + dependence:
@@ -141,20 +135,20 @@ def test_run_writes_every_plot_as_a_real_png(explained_project):
         assert len(content) > MIN_PLOT_BYTES, f"{png} is only {len(content)} bytes"
 
 
-def test_run_writes_importance_for_every_feature_and_bias_per_group(explained_project):
-    features = yaml.safe_load((explained_project / "conf/base/parameters.yml").read_text())[
+def test_run_writes_importance_for_every_feature_and_bias_per_group(trained_project):
+    features = yaml.safe_load((trained_project / "conf/base/parameters.yml").read_text())[
         "features"
     ]
     reports = "08_reporting/explainability"
     importance = json.loads(
-        latest(explained_project, f"{reports}/shap_importance.json/*/*").read_text()
+        latest(trained_project, f"{reports}/shap_importance.json/*/*").read_text()
     )
     assert set(importance) == {*features["numeric"], *features["categorical"]}
     assert all(value >= 0 for value in importance.values())
     assert features["sensitive_attribute"] not in importance  # not a model feature
 
     bias = json.loads(
-        latest(explained_project, "08_reporting/explainability/bias_metrics.json/*/*").read_text()
+        latest(trained_project, "08_reporting/explainability/bias_metrics.json/*/*").read_text()
     )
     assert bias["sensitive_attribute"] == "gender"
     assert set(bias["groups"]) == {"female", "male"}
@@ -162,7 +156,7 @@ def test_run_writes_importance_for_every_feature_and_bias_per_group(explained_pr
     assert bias["differences"]["demographic_parity_difference"] is not None
 
     summary = latest(
-        explained_project, "08_reporting/explainability/explainability_summary.md/*/*"
+        trained_project, "08_reporting/explainability/explainability_summary.md/*/*"
     ).read_text()
     assert "## Features by mean |SHAP|" in summary
     assert "## Group fairness" in summary
@@ -245,9 +239,9 @@ PROBE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def probe(explained_project) -> dict[str, Any]:
+def probe(trained_project) -> dict[str, Any]:
     """Return what the probe script finds in the trained project (one subprocess)."""
-    result = run_in(explained_project, "python", "-c", PROBE, timeout=600)
+    result = run_in(trained_project, "python", "-c", PROBE, timeout=600)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

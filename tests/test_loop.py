@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_of_trained, project_env, run_in
+from conftest import copy_of, model_name, project_env, registry, run_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
@@ -29,19 +29,7 @@ REFUSED = 2
 def project(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return a copy of the trained default project (conftest's trained_run: a render after its
     first `kedro run`) for the whole loop."""
-    return copy_of_trained(trained_project, tmp_path_factory.mktemp("loop"))
-
-
-def model_name(project: Path) -> str:
-    globals_yml = yaml.safe_load((project / "conf/base/globals.yml").read_text())
-    return globals_yml["registry"]["model_name"]
-
-
-def registry(project: Path) -> Any:
-    from mlflow import MlflowClient
-
-    uri = f"sqlite:///{project / 'mlflow.db'}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return copy_of(trained_project, tmp_path_factory.mktemp("loop"))
 
 
 def aliases(project: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import copy_of_trained, run_in, skip_or_fail
+from conftest import copy_of, run_in, skip_or_fail
 
 pytestmark = pytest.mark.monitoring
 
@@ -75,7 +75,7 @@ def latest(project: Path, name: str) -> Path:
 def sample_project(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return a copy of the trained default project: data, model (the registry's champion) and
     evaluation metrics built."""
-    return copy_of_trained(trained_project, tmp_path_factory.mktemp("monitoring"))
+    return copy_of(trained_project, tmp_path_factory.mktemp("monitoring"))
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ terminal shows it, ending with its summary.
 
 Metric lines (`name=value`, read by SageMaker's MetricDefinitions) are printed inside training jobs
 only; a local run keeps them out of the log (test_sagemaker.py and test_docker.py check the jobs).
+
+The run is conftest's trained_run: as in CI (a container, `| tee`), no terminal and no COLUMNS.
 """
 
 from __future__ import annotations
@@ -22,26 +24,19 @@ PLAIN_RECORD = re.compile(
 METRIC_LINE = re.compile(r"^[A-Za-z0-9_.:/-]+=[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def default_run(trained_run: dict) -> dict:
-    """Return the default project after its default `kedro run`, and the log (conftest's
-    trained_run: as in CI, a container or `| tee`, no terminal and no COLUMNS)."""
-    return trained_run
-
-
-def test_the_default_run_logs_no_warning(default_run):
-    warnings = [line for line in default_run["log"].splitlines() if WARNING_LINE.search(line)]
+def test_the_default_run_logs_no_warning(trained_run):
+    warnings = [line for line in trained_run["log"].splitlines() if WARNING_LINE.search(line)]
     assert warnings == [], "\n".join(warnings)
 
 
-def test_the_default_run_prints_no_metric_lines_outside_sagemaker(default_run):
-    assert METRIC_LINE.findall(default_run["log"]) == []
+def test_the_default_run_prints_no_metric_lines_outside_sagemaker(trained_run):
+    assert METRIC_LINE.findall(trained_run["log"]) == []
 
 
-def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(default_run):
+def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(trained_run):
     import mlflow
 
-    project, log = default_run["project"], default_run["log"]
+    project, log = trained_run["project"], trained_run["log"]
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
     (run,) = client.search_runs([experiment.experiment_id])
@@ -59,10 +54,10 @@ def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(default_r
     assert "data/06_models/: model" in summary
 
 
-def test_without_a_terminal_every_record_is_one_whole_line(default_run):
+def test_without_a_terminal_every_record_is_one_whole_line(trained_run):
     """Rich would cut each record over lines of 80 columns. Only Kedro's first two records, logged
     before any of the project's code runs, still come from it."""
-    lines = default_run["log"].splitlines()
+    lines = trained_run["log"].splitlines()
     first = next(i for i, line in enumerate(lines) if PLAIN_RECORD.match(line))
     assert first <= 12, "\n".join(lines[: first + 1])
     summary = next(i for i, line in enumerate(lines) if "Run finished: pipeline" in line)

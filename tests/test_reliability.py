@@ -29,6 +29,7 @@ from conftest import (
     TEMPLATE_ROOT,
     VENV_BIN,
     assert_suite_passed,
+    copy_of,
     derived_suite_selection,
     project_env,
     render_from,
@@ -69,10 +70,7 @@ def roc_auc_of(model_file: Path, current: pd.DataFrame, features: dict[str, Any]
 def test_failed_and_stopped_runs_never_become_the_newest(
     trained_project: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    project = tmp_path / trained_project.name
-    shutil.copytree(trained_project, project, symlinks=True)
+    project = copy_of(trained_project, tmp_path)
     features = yaml.safe_load((project / "conf/base/parameters.yml").read_text())["features"]
     complete = versions(project, "model")[0]
     assert complete["run"] == "complete"

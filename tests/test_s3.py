@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import textwrap
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VENV_BIN, project_env, render, run_in, skip_or_fail
+from conftest import VENV_BIN, copy_of, project_env, render, run_in, skip_or_fail
 from seaweedfs import ADMIN_KEYS, NO_LIST_KEYS, SeaweedServer, find_weed
 
 pytestmark = [pytest.mark.s3, pytest.mark.e2e]
@@ -453,9 +452,7 @@ def test_nonexistent_version_fails_naming_the_available_ones(
 
 @pytest.fixture
 def fresh_s3_project(s3_project: Path, tmp_path: Path) -> Path:
-    destination = tmp_path / s3_project.name
-    shutil.copytree(s3_project, destination, symlinks=True)
-    return destination
+    return copy_of(s3_project, tmp_path)
 
 
 PAUSE_HOOK = '''
@@ -639,8 +636,7 @@ def test_documented_iam_policy_is_enough_and_list_bucket_is_required(
     requests.post(f"{moto_iam_server}/moto-api/reset-auth", data=b"0", timeout=10,
                   headers={"Content-Type": "application/json"}).raise_for_status()  # fmt: skip
 
-    project = tmp_path / s3_project.name
-    shutil.copytree(s3_project, project, symlinks=True)
+    project = copy_of(s3_project, tmp_path)
     env = {"AWS_ENDPOINT_URL_S3": moto_iam_server, "AWS_EC2_METADATA_DISABLED": "true"}
     allowed = {**env, **keys["kedro"]}
     for name in ("customers", "customers_current"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_of_trained, run_in
+from conftest import copy_of, model_name, registry, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +32,11 @@ def champion_project(
     trained_project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str, str]:
     """Return a trained project whose registry has a champion, with its name and version."""
-    import mlflow
-
-    project = copy_of_trained(trained_project, tmp_path_factory.mktemp("scoring"))
+    project = copy_of(trained_project, tmp_path_factory.mktemp("scoring"))
     # The default run registered its model as the champion (the registry hook).
-    name = yaml.safe_load((project / "conf/base/globals.yml").read_text())["registry"]["model_name"]
-    uri = f"sqlite:///{project / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return project, name, str(client.get_model_version_by_alias(name, "champion").version)
+    name = model_name(project)
+    champion = registry(project).get_model_version_by_alias(name, "champion")
+    return project, name, str(champion.version)
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +51,6 @@ def scored(champion_project) -> tuple[Path, pd.DataFrame]:
 
 def features_of(project: Path) -> dict:
     return yaml.safe_load((project / "conf/base/parameters.yml").read_text())["features"]
-
-
-def copy_of(project: Path, tmp_path: Path) -> Path:
-    """Return a copy of the trained project (its registry's artefacts stay where they are)."""
-    destination = tmp_path / project.name
-    shutil.copytree(project, destination, symlinks=True)
-    return destination
 
 
 def test_the_champion_scores_the_unlabelled_batch(champion_project, scored):

@@ -34,6 +34,7 @@ from conftest import (
     TEMPLATE_ROOT,
     VENV_BIN,
     assert_suite_passed,
+    copy_of,
     derived_suite_selection,
     run_in,
 )
@@ -539,8 +540,7 @@ def resolve_conflicts_with_template_side(project: Path) -> None:
 
 @pytest.mark.e2e
 def test_updated_project_passes_its_own_tests(edited_update, tmp_path, default_project):
-    project = tmp_path / edited_update.project.name
-    shutil.copytree(edited_update.project, project, symlinks=True)
+    project = copy_of(edited_update.project, tmp_path)
     resolve_conflicts_with_template_side(project)
     # The update changes files (merged nodes, parameters, catalog, a moved page), not the data the
     # derived feature specs feed the nodes: each test runs once, and the self-contained modules

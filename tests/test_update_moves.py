@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, run_in, skip_or_fail
+from conftest import TEMPLATE_ROOT, copy_of, run_in, skip_or_fail
 from packaging.version import Version
 from test_update import (
     answers,
@@ -247,8 +247,7 @@ def test_unedited_moved_modules_are_the_releases_text(moved_update):
 
 
 def test_the_updated_project_imports_its_settings_and_commands(moved_update, tmp_path):
-    project = tmp_path / moved_update.project.name
-    shutil.copytree(moved_update.project, project, symlinks=True)
+    project = copy_of(moved_update.project, tmp_path)
     resolve_conflicts_with_template_side(project)
     run_in(project, "python", "-c", f"import {PACKAGE}.settings, {PACKAGE}.cli")
 
