@@ -67,6 +67,10 @@ def s3_env(seaweed: SeaweedServer) -> Iterator[dict[str, str]]:
             "AWS_ACCESS_KEY_ID": ADMIN_KEYS[0],
             "AWS_SECRET_ACCESS_KEY": ADMIN_KEYS[1],
             "AWS_EC2_METADATA_DISABLED": "true",
+            # These runs are about storage: only the first run of `runs` is tracked (its MLflow
+            # run holds what it stored, test_the_tracked_run_logged_the_bytes_it_stored_on_s3).
+            # An untracked run starts no MLflow writer process (2-7 s of CPU each).
+            "KEDRO_TRACKING_ENABLED": "false",
         }
 
 
@@ -187,7 +191,13 @@ def runs(s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer) -> di
         ("second", (), SECOND_RUN_PARAMS, "model"),
     ):
         started = time.perf_counter()
-        kedro_aws(s3_project, s3_env, *args, params=params)
+        tracked = label == "first"
+        env = {**s3_env, "KEDRO_TRACKING_ENABLED": "true"} if tracked else s3_env
+        result = kedro_aws(s3_project, env, *args, params=params)
+        if tracked:
+            found = re.search(r"MLflow run ([0-9a-f]{32}) FINISHED", failure_text(result))
+            assert found, failure_text(result)[-3000:]
+            state["first_mlflow_run"] = found.group(1)
         state[f"{label}_seconds"] = time.perf_counter() - started
         print(f"[s3] {label} run: {state[f'{label}_seconds']:.1f} s")
         versions = versions_json(s3_project, s3_env, produces)[produces]["versions"]
@@ -294,6 +304,20 @@ def test_first_run_stores_every_artefact_as_a_timestamped_version(
         assert owner, f"{key} belongs to no dataset"
         version, basename = key[len(owner) + 1 :].split("/")[:2]
         assert KEDRO_VERSION.match(version) and basename == owner.rsplit("/", 1)[-1], key
+
+
+def test_the_tracked_run_logged_the_bytes_it_stored_on_s3(
+    runs: dict[str, Any], s3_project: Path, s3_env: dict[str, str], seaweed: SeaweedServer
+) -> None:
+    """The MLflow writer reads a run's versioned outputs back through their S3 filesystem."""
+    catalog = catalog_layout(s3_project, s3_env)["catalog"]
+    logged = s3_project / "mlruns" / runs["first_mlflow_run"] / "artifacts"
+    client = seaweed.client()
+    for name in ("model", "evaluation_metrics", "roc_curve_plot", "shap_importance"):
+        path = key_of(catalog[name]["filepath"])
+        basename = path.rsplit("/", 1)[-1]
+        stored = client.get_object(Bucket=BUCKET, Key=f"{path}/{runs['first']}/{basename}")
+        assert (logged / name / basename).read_bytes() == stored["Body"].read(), name
 
 
 def test_second_run_adds_versions_and_leaves_the_first_byte_for_byte(
@@ -637,7 +661,12 @@ def test_documented_iam_policy_is_enough_and_list_bucket_is_required(
                   headers={"Content-Type": "application/json"}).raise_for_status()  # fmt: skip
 
     project = copy_of(s3_project, tmp_path)
-    env = {"AWS_ENDPOINT_URL_S3": moto_iam_server, "AWS_EC2_METADATA_DISABLED": "true"}
+    # Untracked, as s3_env's runs: the policy is the catalog's.
+    env = {
+        "AWS_ENDPOINT_URL_S3": moto_iam_server,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "KEDRO_TRACKING_ENABLED": "false",
+    }
     allowed = {**env, **keys["kedro"]}
     for name in ("customers", "customers_current"):
         run_in(project, "kedro", "versions", "upload", name, f"data/01_raw/{name}.csv",
