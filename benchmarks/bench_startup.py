@@ -8,6 +8,10 @@ process end (waiting for the MLflow writer process) plus its difference in start
 first creates the SQLite store and writes bytecode (into a private PYTHONPYCACHEPREFIX, as an
 installed venv has it). Goals (issue 17): start-up <= 1 s, tracking overhead <= 1 s per run.
 
+The floor is what a fresh interpreter of the same environment spends importing Kedro's CLI,
+pandas and kedro_datasets.pandas alone: no project, no hook, no node. The start-up goal is
+measured against it.
+
 It also prints the run's garbage collection (time and full collections, from `gc.callbacks`) and
 the interpreter's teardown: from the last exit handler to the end of the process, as its parent
 sees it (decision 0038).
@@ -110,6 +114,48 @@ atexit.register(done)
 sys.argv = ["kedro", "run", *sys.argv[1:]]
 kedro_cli.main()
 """
+
+
+# The floor under any project of this stack: a fresh interpreter that imports only what every
+# `kedro run` of a pandas project imports, each step's CPU after the one before.
+FLOOR = """
+import json, resource
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+marks = {"interpreter": cpu()}
+import kedro.framework.cli.cli
+marks["kedro_cli"] = cpu()
+import pandas
+marks["pandas"] = cpu()
+import kedro_datasets.pandas
+marks["kedro_datasets_pandas"] = cpu()
+print(json.dumps(marks))
+"""
+FLOOR_STEPS = (
+    ("interpreter", "the interpreter itself"),
+    ("kedro_cli", "Kedro's CLI (click, dynaconf, omegaconf, rich)"),
+    ("pandas", "pandas (numpy, pyarrow)"),
+    ("kedro_datasets_pandas", "kedro_datasets.pandas (every pandas dataset, sqlalchemy's too)"),
+)
+
+
+def floor(python: Path, project: Path, pycache: Path, runs: int) -> dict[str, float]:
+    """Return the median CPU seconds of each FLOOR_STEPS step, in the project's environment."""
+    env = {**os.environ, **project_environment(), "PYTHONPYCACHEPREFIX": str(pycache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    samples = []
+    for _ in range(runs + 1):  # the first one writes bytecode
+        result = subprocess.run(
+            [str(python), "-c", FLOOR], cwd=project, env=env, capture_output=True, text=True,
+            check=True,
+        )  # fmt: skip
+        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    steps, before = {}, 0.0
+    for name, _ in FLOOR_STEPS:
+        steps[name] = statistics.median(s[name] for s in samples[1:]) - before
+        before += steps[name]
+    return steps
 
 
 def timed_run(
@@ -215,6 +261,13 @@ def main() -> None:
         total = median(True, "exit") - median(False, "exit")
         print(f"tracking overhead (start-up + final flush): {overhead:+.2f} s (goal <= 1 s)")
         print(f"tracking overhead (whole run, noisier): {total:+.2f} s")
+        steps = floor(args.python, project, pycache, args.runs)
+        print(
+            f"floor: {sum(steps.values()):.2f} s CPU to import what any `kedro run` of a pandas "
+            "project imports, before any of the project's code:"
+        )
+        for name, what in FLOOR_STEPS:
+            print(f"  {steps[name]:5.2f}  {what}")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
