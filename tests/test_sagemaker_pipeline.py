@@ -3,7 +3,9 @@
 - The definition `compile` prints is asserted structurally (steps, order, dependencies, image,
   arguments, instances, parameters, property file, condition), with no AWS endpoint reachable.
 - Grouping variants and the split-in-memory-dataset error come from one driver process that
-  builds several groupings of the same project (the SDK import costs ~20 s per process).
+  builds several groupings of the same project; `compile`, `upsert`, `start`, `status` and
+  `schedule` run one after another in one other process (CommandServer): a process pays for the
+  SDK's import.
 - upsert / start / status / schedule run against moto's server on 127.0.0.1. Where moto stops
   (it "succeeds" executions without running steps, has no ListPipelineExecutionSteps, does not
   simulate IAM), the test stands in as SageMaker would and says so at the spot.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -128,26 +131,21 @@ def pipeline_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def compiled(pipeline_project: Path) -> dict[str, Any]:
+def compiled(command_server: CommandServer, pipeline_project: Path) -> dict[str, Any]:
     """Return the definition `kedro sagemaker pipeline compile` writes, with AWS unreachable."""
     output = pipeline_project.parent / "definition.json"
-    result = kedro(
+    # No credentials and a closed port: any AWS call would fail the command.
+    env = project_env(
         pipeline_project,
-        "sagemaker",
-        "pipeline",
-        "compile",
-        "--image-uri",
-        IMAGE,
-        "--role-arn",
-        ROLE,
-        "--output",
-        str(output),
-        # No credentials and a closed port: any AWS call would fail the command.
-        env={
+        {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         },
     )
+    result, _ = command_server.run(
+        pipeline_project, env, "sagemaker", "pipeline", "compile",
+        "--image-uri", IMAGE, "--role-arn", ROLE, "--output", str(output),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(output.read_text())
 
@@ -544,7 +542,9 @@ def test_impossible_groupings_name_the_problem(
     assert message in variants[variant]["error"]
 
 
-def test_a_bad_step_setting_names_the_key(pipeline_project: Path) -> None:
+def test_a_bad_step_setting_names_the_key(
+    command_server: CommandServer, pipeline_project: Path
+) -> None:
     local = pipeline_project / "conf" / "local" / "sagemaker.yml"
     import yaml
 
@@ -552,7 +552,9 @@ def test_a_bad_step_setting_names_the_key(pipeline_project: Path) -> None:
     conf["pipeline"]["steps"][0]["pipeline"] = ["data_processing"]  # typo: pipelines
     local.write_text(yaml.safe_dump({"pipeline": conf["pipeline"]}))
     try:
-        result = kedro(pipeline_project, "sagemaker", "pipeline", "status")
+        result, _ = command_server.run(
+            pipeline_project, project_env(pipeline_project), "sagemaker", "pipeline", "status"
+        )
     finally:
         local.unlink()
     assert result.returncode != 0
@@ -561,10 +563,21 @@ def test_a_bad_step_setting_names_the_key(pipeline_project: Path) -> None:
 
 
 # ----- against moto's server ----------------------------------------------------------------------
-DRIVER = textwrap.dedent(
+# One process runs this module's `kedro sagemaker pipeline ...` commands, one after another as a
+# notebook would: the SDK's import (3.5 s of CPU) and Kedro's are paid once, not per command. Each
+# request brings its arguments, environment and working folder; the reply has the command's own
+# stdout, stderr and exit status, and every AWS request it sent (botocore's before-parameter-build
+# event). FAKE_EXECUTION_STEPS answers ListPipelineExecutionSteps, which moto lacks.
+SERVER = textwrap.dedent(
     """
-    import copy, json, os, sys
+    import contextlib, copy, io, json, os, sys, traceback
+
+    # Replies go out on the original stdout; anything else written there (Kedro logs a line as
+    # it is imported) lands in the log.
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     from {package}.sagemaker.pipeline import commands
+    from kedro.framework.cli.cli import main
 
     captured = []
     original = commands._boto_session
@@ -578,7 +591,6 @@ DRIVER = textwrap.dedent(
         session.events.register("before-parameter-build", record)
         steps = os.environ.get("FAKE_EXECUTION_STEPS")
         if steps:
-            # moto has no ListPipelineExecutionSteps: answer it as SageMaker would.
             from botocore.awsrequest import AWSResponse
 
             def answer(**_):
@@ -591,14 +603,84 @@ DRIVER = textwrap.dedent(
         return session
 
     commands._boto_session = session_with_capture
-    from kedro.framework.cli.cli import main
-    try:
-        main()
-    finally:
-        with open(os.environ["CAPTURE_FILE"], "w") as file:
-            json.dump(captured, file, default=str)
+    for line in sys.stdin:
+        request = json.loads(line)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.argv = ["kedro", *request["args"]]
+        captured.clear()
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                if isinstance(stop.code, str):
+                    print(stop.code, file=sys.stderr)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+        reply = {{"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
+                 "captured": captured}}
+        replies.write(json.dumps(reply, default=str) + "\\n")
+        replies.flush()
     """
 )
+
+
+class CommandServer:
+    """A running SERVER process: `run` sends it one `kedro` command and returns what it did."""
+
+    def __init__(self, project: Path):
+        script = project.parent / "command_server.py"
+        script.write_text(SERVER.format(package=PACKAGE))
+        self.log = project.parent / "command_server.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(script)],
+                cwd=project,
+                env=project_env(project),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+
+    def run(
+        self, project: Path, env: Mapping[str, str], *args: str, timeout: float = 600
+    ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+        """Return (the command's exit status and output, the AWS requests it sent)."""
+        request = {"args": list(args), "env": dict(env), "cwd": str(project)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            pytest.fail(f"`kedro {' '.join(args)}` got no reply:\n{self.log.read_text()[-4000:]}")
+        reply = json.loads(line)
+        result = subprocess.CompletedProcess(
+            ["kedro", *args], reply["returncode"], reply["stdout"], reply["stderr"]
+        )
+        return result, reply["captured"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def command_server(pipeline_project: Path) -> Iterator[CommandServer]:
+    """Return the module's SERVER process (see SERVER), stopped after the module."""
+    server = CommandServer(pipeline_project)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -626,32 +708,16 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 
 def drive(
-    project: Path, endpoint: str, *args: str, extra_env: Mapping[str, str] | None = None
+    server: CommandServer,
+    project: Path,
+    endpoint: str,
+    *args: str,
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    """Run `kedro sagemaker pipeline ARGS` through the capturing driver."""
-    driver = project.parent / "pipeline_driver.py"
-    driver.write_text(DRIVER.format(package=PACKAGE))
-    capture = project.parent / "captured.json"
-    capture.unlink(missing_ok=True)
-    env = project_env(
-        project,
-        {
-            **FAKE_AWS,
-            "AWS_ENDPOINT_URL": endpoint,
-            "CAPTURE_FILE": str(capture),
-            **(extra_env or {}),
-        },
-    )
-    result = subprocess.run(
-        [sys.executable, str(driver), "sagemaker", "pipeline", *args,
-         *(["--image-uri", IMAGE, "--role-arn", ROLE] if args[0] != "status" else [])],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )  # fmt: skip
-    return result, json.loads(capture.read_text()) if capture.exists() else []
+    """Run `kedro sagemaker pipeline ARGS` against `endpoint` in the command server."""
+    env = project_env(project, {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint, **(extra_env or {})})
+    options = ["--image-uri", IMAGE, "--role-arn", ROLE] if args[0] != "status" else []
+    return server.run(project, env, "sagemaker", "pipeline", *args, *options)
 
 
 def requests_of(captured: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
@@ -660,15 +726,16 @@ def requests_of(captured: list[dict[str, Any]], operation: str) -> list[dict[str
 
 @pytest.fixture(scope="module")
 def upserted(
-    pipeline_project: Path, moto_endpoint: str
+    command_server: CommandServer, pipeline_project: Path, moto_endpoint: str
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    result, captured = drive(pipeline_project, moto_endpoint, "upsert")
+    result, captured = drive(command_server, pipeline_project, moto_endpoint, "upsert")
     assert result.returncode == 0, result.stderr[-4000:]
     return result, captured
 
 
 def test_upsert_creates_the_group_and_the_pipeline(
     upserted: tuple[Any, list[dict[str, Any]]],
+    command_server: CommandServer,
     pipeline_project: Path,
     compiled: dict[str, Any],
     settings_yaml: dict[str, Any],
@@ -695,7 +762,7 @@ def test_upsert_creates_the_group_and_the_pipeline(
     assert f"model package group {pipeline['model_package_group']}: created" in result.stdout
 
     # A second upsert updates the pipeline and leaves the existing group alone.
-    again, captured = drive(pipeline_project, moto_endpoint, "upsert")
+    again, captured = drive(command_server, pipeline_project, moto_endpoint, "upsert")
     assert again.returncode == 0, again.stderr[-4000:]
     assert requests_of(captured, "CreateModelPackageGroup") == []
     assert len(requests_of(captured, "UpdatePipeline")) == 1
@@ -703,10 +770,14 @@ def test_upsert_creates_the_group_and_the_pipeline(
 
 
 def test_start_sends_overrides_and_status_shows_steps(
-    upserted: Any, pipeline_project: Path, settings_yaml: dict[str, Any], moto_endpoint: str
+    upserted: Any,
+    command_server: CommandServer,
+    pipeline_project: Path,
+    settings_yaml: dict[str, Any],
+    moto_endpoint: str,
 ) -> None:
     result, captured = drive(
-        pipeline_project, moto_endpoint, "start",
+        command_server, pipeline_project, moto_endpoint, "start",
         "-p", "TrainingInstanceType=ml.m5.2xlarge", "-p", "PromotionMinImprovement=0.02",
         "-p", "InputBatchVersion=2026-11-01T00.00.00.000Z",
     )  # fmt: skip
@@ -724,7 +795,9 @@ def test_start_sends_overrides_and_status_shows_steps(
         client.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionArn"] == arn
     )
 
-    bad, _ = drive(pipeline_project, moto_endpoint, "start", "-p", "TrainingInstanceTyp=x")
+    bad, _ = drive(
+        command_server, pipeline_project, moto_endpoint, "start", "-p", "TrainingInstanceTyp=x"
+    )
     assert bad.returncode != 0
     assert "unknown pipeline parameter(s) TrainingInstanceTyp" in bad.stderr
 
@@ -736,7 +809,7 @@ def test_start_sends_overrides_and_status_shows_steps(
          "FailureReason": "ClientError: KeyError: 'equalized_odds_difference'"},
     ]  # fmt: skip
     shown, captured = drive(
-        pipeline_project, moto_endpoint, "status", "--limit", "3",
+        command_server, pipeline_project, moto_endpoint, "status", "--limit", "3",
         extra_env={"FAKE_EXECUTION_STEPS": json.dumps(fake_steps)},
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-4000:]
@@ -751,19 +824,23 @@ def test_start_sends_overrides_and_status_shows_steps(
 
 
 def test_schedule_puts_an_eventbridge_schedule(
-    upserted: Any, pipeline_project: Path, settings_yaml: dict[str, Any], moto_endpoint: str
+    upserted: Any,
+    command_server: CommandServer,
+    pipeline_project: Path,
+    settings_yaml: dict[str, Any],
+    moto_endpoint: str,
 ) -> None:
     import yaml
 
     local = pipeline_project / "conf" / "local" / "sagemaker.yml"
     conf = copy.deepcopy(settings_yaml["pipeline"])
-    unset, _ = drive(pipeline_project, moto_endpoint, "schedule")
+    unset, _ = drive(command_server, pipeline_project, moto_endpoint, "schedule")
     assert unset.returncode != 0
     assert "set pipeline.schedule.cron or pipeline.schedule.rate" in unset.stderr
     conf["schedule"]["cron"] = "0 6 ? * MON *"
     local.write_text(yaml.safe_dump({"pipeline": conf}))
     try:
-        result, captured = drive(pipeline_project, moto_endpoint, "schedule")
+        result, captured = drive(command_server, pipeline_project, moto_endpoint, "schedule")
     finally:
         local.unlink()
     assert result.returncode == 0, result.stderr[-4000:]
