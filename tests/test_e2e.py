@@ -14,6 +14,7 @@ from conftest import (
     PROJECT_ENV,
     VENV_BIN,
     assert_suite_passed,
+    copy_of,
     derived_suite_selection,
     find_python,
     render,
@@ -49,12 +50,15 @@ def test_default_run_trains_and_evaluates(trained_project):
         assert png.stat().st_size > 5_000
 
 
-def test_artefacts_are_versioned_per_run(fresh_project):
-    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
-    run_in(fresh_project, "kedro", "run", "--pipelines", "data_processing")
-    versions = sorted((fresh_project / "data/05_model_input/train_set.parquet").iterdir())
-    assert len(versions) == 2
-    assert versions[0].name != versions[1].name
+def test_artefacts_are_versioned_per_run(trained_project, tmp_path):
+    project = copy_of(trained_project, tmp_path)  # after one default run
+    dataset = project / "data/05_model_input/train_set.parquet"
+    (first,) = dataset.iterdir()
+    saved = (first / "train_set.parquet").read_bytes()
+    run_in(project, "kedro", "run", "--pipelines", "data_processing")
+    versions = sorted(dataset.iterdir())
+    assert len(versions) == 2 and versions[0] == first
+    assert (first / "train_set.parquet").read_bytes() == saved
 
 
 def test_malformed_raw_data_fails_with_a_message_naming_the_column(fresh_project):
