@@ -3,7 +3,8 @@
 One rendered project, one bucket. The raw data is uploaded with `kedro versions upload`, then the
 full default pipeline runs twice with `--env aws` (the second run with other hyperparameters), an
 evaluation-only run reloads the first run's model, and each bad case must fail with a clear error
-and leave every stored object as it was.
+and leave every stored object as it was. Only the first run is tracked: the others are about
+storage, and start no MLflow writer.
 """
 
 from __future__ import annotations
