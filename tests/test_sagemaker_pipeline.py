@@ -134,17 +134,14 @@ def pipeline_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def compiled(command_server: CommandServer, pipeline_project: Path) -> dict[str, Any]:
     """Return the definition `kedro sagemaker pipeline compile` writes, with AWS unreachable."""
     output = pipeline_project.parent / "definition.json"
-    # No credentials and a closed port: any AWS call would fail the command.
-    env = project_env(
-        pipeline_project,
-        {
+    result, _ = command_server.run(
+        "sagemaker", "pipeline", "compile",
+        "--image-uri", IMAGE, "--role-arn", ROLE, "--output", str(output),
+        # No credentials and a closed port: any AWS call would fail the command.
+        env={
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         },
-    )
-    result, _ = command_server.run(
-        pipeline_project, env, "sagemaker", "pipeline", "compile",
-        "--image-uri", IMAGE, "--role-arn", ROLE, "--output", str(output),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(output.read_text())
@@ -552,9 +549,7 @@ def test_a_bad_step_setting_names_the_key(
     conf["pipeline"]["steps"][0]["pipeline"] = ["data_processing"]  # typo: pipelines
     local.write_text(yaml.safe_dump({"pipeline": conf["pipeline"]}))
     try:
-        result, _ = command_server.run(
-            pipeline_project, project_env(pipeline_project), "sagemaker", "pipeline", "status"
-        )
+        result, _ = command_server.run("sagemaker", "pipeline", "status")
     finally:
         local.unlink()
     assert result.returncode != 0
@@ -631,9 +626,11 @@ SERVER = textwrap.dedent(
 
 
 class CommandServer:
-    """A running SERVER process: `run` sends it one `kedro` command and returns what it did."""
+    """A running SERVER process in `project`: `run` sends it one `kedro` command there and
+    returns what it did."""
 
     def __init__(self, project: Path):
+        self.project = project
         script = project.parent / "command_server.py"
         script.write_text(SERVER.format(package=PACKAGE))
         self.log = project.parent / "command_server.log"
@@ -649,10 +646,12 @@ class CommandServer:
             )
 
     def run(
-        self, project: Path, env: Mapping[str, str], *args: str, timeout: float = 600
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600
     ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-        """Return (the command's exit status and output, the AWS requests it sent)."""
-        request = {"args": list(args), "env": dict(env), "cwd": str(project)}
+        """Return (the exit status and output of `kedro ARGS` with the project's environment plus
+        `env`, the AWS requests it sent)."""
+        environment = project_env(self.project, env)
+        request = {"args": list(args), "env": environment, "cwd": str(self.project)}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
@@ -708,16 +707,12 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 
 def drive(
-    server: CommandServer,
-    project: Path,
-    endpoint: str,
-    *args: str,
-    extra_env: Mapping[str, str] | None = None,
+    server: CommandServer, endpoint: str, *args: str, extra_env: Mapping[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """Run `kedro sagemaker pipeline ARGS` against `endpoint` in the command server."""
-    env = project_env(project, {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint, **(extra_env or {})})
+    env = {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint, **(extra_env or {})}
     options = ["--image-uri", IMAGE, "--role-arn", ROLE] if args[0] != "status" else []
-    return server.run(project, env, "sagemaker", "pipeline", *args, *options)
+    return server.run("sagemaker", "pipeline", *args, *options, env=env)
 
 
 def requests_of(captured: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
@@ -726,9 +721,9 @@ def requests_of(captured: list[dict[str, Any]], operation: str) -> list[dict[str
 
 @pytest.fixture(scope="module")
 def upserted(
-    command_server: CommandServer, pipeline_project: Path, moto_endpoint: str
+    command_server: CommandServer, moto_endpoint: str
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    result, captured = drive(command_server, pipeline_project, moto_endpoint, "upsert")
+    result, captured = drive(command_server, moto_endpoint, "upsert")
     assert result.returncode == 0, result.stderr[-4000:]
     return result, captured
 
@@ -736,7 +731,6 @@ def upserted(
 def test_upsert_creates_the_group_and_the_pipeline(
     upserted: tuple[Any, list[dict[str, Any]]],
     command_server: CommandServer,
-    pipeline_project: Path,
     compiled: dict[str, Any],
     settings_yaml: dict[str, Any],
     moto_endpoint: str,
@@ -762,7 +756,7 @@ def test_upsert_creates_the_group_and_the_pipeline(
     assert f"model package group {pipeline['model_package_group']}: created" in result.stdout
 
     # A second upsert updates the pipeline and leaves the existing group alone.
-    again, captured = drive(command_server, pipeline_project, moto_endpoint, "upsert")
+    again, captured = drive(command_server, moto_endpoint, "upsert")
     assert again.returncode == 0, again.stderr[-4000:]
     assert requests_of(captured, "CreateModelPackageGroup") == []
     assert len(requests_of(captured, "UpdatePipeline")) == 1
@@ -772,12 +766,11 @@ def test_upsert_creates_the_group_and_the_pipeline(
 def test_start_sends_overrides_and_status_shows_steps(
     upserted: Any,
     command_server: CommandServer,
-    pipeline_project: Path,
     settings_yaml: dict[str, Any],
     moto_endpoint: str,
 ) -> None:
     result, captured = drive(
-        command_server, pipeline_project, moto_endpoint, "start",
+        command_server, moto_endpoint, "start",
         "-p", "TrainingInstanceType=ml.m5.2xlarge", "-p", "PromotionMinImprovement=0.02",
         "-p", "InputBatchVersion=2026-11-01T00.00.00.000Z",
     )  # fmt: skip
@@ -795,9 +788,7 @@ def test_start_sends_overrides_and_status_shows_steps(
         client.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionArn"] == arn
     )
 
-    bad, _ = drive(
-        command_server, pipeline_project, moto_endpoint, "start", "-p", "TrainingInstanceTyp=x"
-    )
+    bad, _ = drive(command_server, moto_endpoint, "start", "-p", "TrainingInstanceTyp=x")
     assert bad.returncode != 0
     assert "unknown pipeline parameter(s) TrainingInstanceTyp" in bad.stderr
 
@@ -809,7 +800,7 @@ def test_start_sends_overrides_and_status_shows_steps(
          "FailureReason": "ClientError: KeyError: 'equalized_odds_difference'"},
     ]  # fmt: skip
     shown, captured = drive(
-        command_server, pipeline_project, moto_endpoint, "status", "--limit", "3",
+        command_server, moto_endpoint, "status", "--limit", "3",
         extra_env={"FAKE_EXECUTION_STEPS": json.dumps(fake_steps)},
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-4000:]
@@ -834,13 +825,13 @@ def test_schedule_puts_an_eventbridge_schedule(
 
     local = pipeline_project / "conf" / "local" / "sagemaker.yml"
     conf = copy.deepcopy(settings_yaml["pipeline"])
-    unset, _ = drive(command_server, pipeline_project, moto_endpoint, "schedule")
+    unset, _ = drive(command_server, moto_endpoint, "schedule")
     assert unset.returncode != 0
     assert "set pipeline.schedule.cron or pipeline.schedule.rate" in unset.stderr
     conf["schedule"]["cron"] = "0 6 ? * MON *"
     local.write_text(yaml.safe_dump({"pipeline": conf}))
     try:
-        result, captured = drive(command_server, pipeline_project, moto_endpoint, "schedule")
+        result, captured = drive(command_server, moto_endpoint, "schedule")
     finally:
         local.unlink()
     assert result.returncode == 0, result.stderr[-4000:]
