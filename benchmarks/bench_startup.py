@@ -140,10 +140,18 @@ FLOOR_STEPS = (
 )
 
 
+def child_environment(project: Path, pycache: Path) -> dict[str, str]:
+    """Return the environment of a child process in the project, bytecode under `pycache`."""
+    env = {**os.environ, **project_environment(), "PYTHONPATH": str(project / "src")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
 def floor(python: Path, project: Path, pycache: Path, runs: int) -> dict[str, float]:
     """Return the median CPU seconds of each FLOOR_STEPS step, in the project's environment."""
-    env = {**os.environ, **project_environment(), "PYTHONPYCACHEPREFIX": str(pycache)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = child_environment(project, pycache)
     samples = []
     for _ in range(runs + 1):  # the first one writes bytecode
         result = subprocess.run(
@@ -162,10 +170,7 @@ def timed_run(
     python: Path, project: Path, pipeline: str, tracking: bool, pycache: Path
 ) -> dict[str, float]:
     """Return the marks (seconds since the parent started the child) of one `kedro run`."""
-    env = {**os.environ, **project_environment(), "PYTHONPATH": str(project / "src")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env = child_environment(project, pycache)
     env["KEDRO_TRACKING_ENABLED"] = "true" if tracking else "false"
     env["BENCH_STARTED"] = repr(time.time())
     result = subprocess.run(

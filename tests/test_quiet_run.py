@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
@@ -34,10 +35,8 @@ def test_the_default_run_prints_no_metric_lines_outside_sagemaker(trained_run):
 
 
 def test_the_run_ends_with_a_summary_naming_outputs_and_the_mlflow_run(trained_run):
-    import mlflow
-
     project, log = trained_run["project"], trained_run["log"]
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    client = registry(project)
     (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
     (run,) = client.search_runs([experiment.experiment_id])
     summary = log[log.index("Run finished: pipeline __default__") :]
