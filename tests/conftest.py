@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import re
@@ -20,6 +21,7 @@ import pytest
 import yaml
 from copier._main import Worker
 from copier._types import LazyDict
+from warm_kedro import WarmKedro
 
 # CPU seconds per test phase (--cpu-durations=N, CPU_DURATIONS_FILE): tests/cpu_durations.py.
 pytest_plugins = ("cpu_durations",)
@@ -291,25 +293,51 @@ def project_env(project: Path, extra: Mapping[str, str] | None = None) -> dict[s
     return env
 
 
+_warm_kedro: WarmKedro | None = None
+
+
+def warm_kedro() -> WarmKedro:
+    """Return this test process's warm `kedro` server (tests/warm_kedro.py), started once."""
+    global _warm_kedro
+    if _warm_kedro is None or _warm_kedro.process.poll() is not None:
+        folder = Path(tempfile.mkdtemp(prefix="warm-kedro-"))
+        server_env = project_env(folder)
+        _warm_kedro = WarmKedro(VENV_BIN / "kedro", server_env, folder / "server.log")
+        atexit.register(_warm_kedro.close)
+    return _warm_kedro
+
+
 def run_in(
     project: Path,
     *command: str,
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float = 900,
+    fresh_process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `command` in `project` (kedro, pytest, ruff ... from this venv) and capture output."""
+    """Run `command` in `project` (kedro, pytest, ruff ... from this venv) and capture output.
+
+    A `kedro` command runs in a process forked from a warm interpreter (tests/warm_kedro.py says
+    what that gives and what it cannot), unless `fresh_process` or its environment asks for a
+    fresh one: a test about what a command logs, or about the process start itself, asks.
+    """
     executable = command[0]
     if (VENV_BIN / executable).exists():
         executable = str(VENV_BIN / executable)
-    result = subprocess.run(
-        [executable, *command[1:]],
-        cwd=project,
-        env=project_env(project, env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    full_env = project_env(project, env)
+    if command[0] == "kedro" and not fresh_process and warm_kedro().runs_warm(full_env):
+        output = Path(tempfile.mkdtemp(prefix="kedro-output-")) / "command"
+        result = warm_kedro().run(project, command[1:], full_env, output, timeout)
+        output.parent.rmdir()
+    else:
+        result = subprocess.run(
+            [executable, *command[1:]],
+            cwd=project,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} exited {result.returncode} in {project}\n"
@@ -501,7 +529,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     read-only, and run in a copy (`copy_of`).
     """
     project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
-    result = run_in(project, "kedro", "run", env={"COLUMNS": ""})
+    result = run_in(project, "kedro", "run", env={"COLUMNS": ""}, fresh_process=True)
     return {"project": project, "log": result.stdout + result.stderr}
 
 

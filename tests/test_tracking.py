@@ -341,7 +341,8 @@ def test_under_parallel_runner_the_run_is_recorded_and_its_model_registered(fres
     """ParallelRunner runs the nodes and their dataset hooks in worker processes, on copies of
     the hooks: the run's own process records what they saved from the run's catalog at the end
     (run_outputs.py), as a run of the default runner records it as it goes."""
-    result = run_in(fresh_project, "kedro", "run", "--runner", "ParallelRunner")
+    # A fresh process: its log is checked for warnings, import-time ones included.
+    result = run_in(fresh_project, "kedro", "run", "--runner", "ParallelRunner", fresh_process=True)
     output = result.stdout + result.stderr
     counted = re.search(r"(\d+) of (\d+) nodes", output)
     assert counted and counted.group(1) == counted.group(2) != "0", output[-3000:]
