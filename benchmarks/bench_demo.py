@@ -49,7 +49,8 @@ def environment(cache: Path, pycache: Path, user_cache: Path) -> dict[str, str]:
     env = {**os.environ, "UV_CACHE_DIR": str(cache), "XDG_CACHE_HOME": str(user_cache)}
     # A user's shell sets neither: whatever thread count the demo needs, its Makefile sets.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("OMP_NUM_THREADS", None)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
     env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env.pop("MLFLOW_TRACKING_URI", None)
     return env

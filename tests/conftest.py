@@ -302,7 +302,7 @@ def warm_kedro() -> WarmKedro:
     if _warm_kedro is None or _warm_kedro.process.poll() is not None:
         folder = Path(tempfile.mkdtemp(prefix="warm-kedro-"))
         server_env = project_env(folder)
-        _warm_kedro = WarmKedro(VENV_BIN / "kedro", server_env, folder / "server.log")
+        _warm_kedro = WarmKedro(VENV_BIN / "kedro", server_env, folder)
         atexit.register(_warm_kedro.close)
     return _warm_kedro
 

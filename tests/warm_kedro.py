@@ -1,23 +1,31 @@
 """`kedro` commands in processes forked from a warm interpreter: the libraries are imported once.
 
 Each of the tests' `kedro run` processes spent 3-6 s of CPU importing the same libraries (scipy,
-scikit-learn, shap, matplotlib, pandas, Great Expectations, MLflow) before its first node, about a
-third of the suite's CPU. A `WarmKedro` server imports them once; for each command it forks a
-child, and the child becomes the command's process. The child is a process of its own, with its
-own pid, exit status, signals, interpreter shutdown (threads joined, atexit handlers run) and
-stdout and stderr. It takes the command's folder and environment, and its `sys.argv` and
-`sys.path` are those of the `kedro` script started there with PYTHONPATH set, as `run_in` starts it.
-The project's own code is imported in the child only: no project is ever imported in the server.
+scikit-learn, shap, matplotlib, pandas, Great Expectations, MLflow) before its first node, and
+each tracked run's MLflow writer process 2-4 s more. A `WarmKedro` server imports them once; for
+each command it forks a child, and the child becomes the command's process. The child is a
+process of its own, with its own pid, exit status, signals, interpreter shutdown (threads joined,
+atexit handlers run) and stdout and stderr. It takes the command's folder and environment, and its
+`sys.argv` and `sys.path` are those of the `kedro` script started there with PYTHONPATH set, as
+`run_in` starts it. The project's own code is imported in the child only: no project is ever
+imported in the server.
+
+The run's MLflow writer process (`python -c <bootstrap> ... <package>.tracking.writer`, started
+by the project's `tracking/recorder.py` with `sys.executable`) is forked from the same server: a
+command's `sys.executable` is a small launcher (`python` in the server's folder) that passes its
+arguments, environment, folder, session and standard streams (the run's pipes, over a Unix socket)
+to the server, forwards the signals it gets to the forked writer and exits with its status. Any
+other use of `sys.executable` (a multiprocessing spawn, a script) becomes the real interpreter.
 
 What a warm child cannot give, a fresh process gives (`run_in(..., fresh_process=True)`):
 - Warnings issued while a library is imported are issued in the server, once, not in the child's
   log: a test about what a run logs runs in a fresh process.
-- Settings read when the interpreter or a library starts (PYTHON*, OpenMP's and matplotlib's
-  variables, the locale, HOME, TMPDIR) are the server's: a command whose environment changes one
-  of them runs in a fresh process, as `runs_warm` decides.
+- Settings read when the interpreter or a library starts (PYTHON*, OpenMP's, BLAS's and
+  matplotlib's variables, the locale, HOME, TMPDIR) are the server's: a command or writer whose
+  environment changes one of them runs in a fresh process, as `runs_warm` decides.
 
-Run as a script, this module is the server: it reads requests (JSON lines) on stdin and answers
-on stdout with the child's pid, then its exit status.
+Run as a script, this module is the server: it reads `kedro` requests (JSON lines) on stdin and
+answers on stdout with the child's pid, then its exit status; writers ask on the Unix socket.
 """
 
 from __future__ import annotations
@@ -26,7 +34,11 @@ import json
 import os
 import re
 import select
+import selectors
+import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -74,19 +86,25 @@ def _startup_settings(env: Mapping[str, str]) -> dict[str, str]:
 class WarmKedro:
     """A server process (this module run as a script) that forks a process per `kedro` command."""
 
-    def __init__(self, kedro: Path, env: Mapping[str, str], log: Path):
+    def __init__(self, kedro: Path, env: Mapping[str, str], folder: Path):
         self.kedro = kedro
+        self.folder = folder
         self.env = {key: value for key, value in env.items() if key != "PYTHONPATH"}
-        self.log = log
+        self.log = folder / "server.log"
         self._lock = threading.Lock()
-        with log.open("w") as log_file:
+        python = kedro.parent / "python"
+        launcher = folder / "python"
+        launcher.write_text(f"#!{python} -IS\n" + LAUNCHER.format(python=str(python),
+                            server=str(folder / "writers.sock")))  # fmt: skip
+        launcher.chmod(0o755)
+        with self.log.open("w") as log_file:
             self.process = subprocess.Popen(
-                [str(kedro.parent / "python"), __file__],
+                [str(python), __file__, str(folder)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
                 env=self.env,
-                cwd=log.parent,
+                cwd=folder,
             )
         self._replies = b""
 
@@ -161,7 +179,41 @@ class WarmKedro:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
+
+# The launcher a command's `sys.executable` names (run with -I -S: no site, no PYTHON* settings,
+# so that it starts in milliseconds). It hands the MLflow writer to the server and execs the real
+# interpreter for anything else, or when the server cannot take the writer.
+LAUNCHER = """\
+import json, os, signal, socket, struct, sys
+
+PYTHON, SERVER = {python!r}, {server!r}
+args = sys.argv[1:]
+if not (len(args) >= 4 and args[0] == "-c" and args[3].endswith(".tracking.writer")):
+    os.execv(PYTHON, [PYTHON, *args])
+request = json.dumps({{"argv": args, "cwd": os.getcwd(), "env": dict(os.environ),
+                      "new_session": os.getsid(0) == os.getpid()}}).encode()
+with socket.socket(socket.AF_UNIX) as server:
+    server.connect(SERVER)
+    socket.send_fds(server, [struct.pack("!I", len(request))], [0, 1, 2])
+    server.sendall(request)
+    replies = server.makefile("rb")
+    started = json.loads(replies.readline())
+    if "refused" in started:
+        os.execv(PYTHON, [PYTHON, *args])
+    # The writer has the run's pipes now: this process's copies would keep them open after it.
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, lambda number, _: os.kill(started["pid"], number))
+    code = json.loads(replies.readline())["returncode"]
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
 
 # CPU seconds of the children this process's servers reaped: they are not this process's
 # children, so tests/cpu_durations.py adds them to what getrusage reports.
@@ -195,48 +247,146 @@ def _preload() -> None:
         raise RuntimeError(f"preloading started threads, which a fork would lose: {names}")
 
 
-def _serve(replies: int) -> dict:
-    """Answer requests until stdin ends (then exit); in each forked child, return its request."""
-    for line in sys.stdin:
-        request = json.loads(line)
+class _Server:
+    """The server's loop: `kedro` requests on stdin, writers on a Unix socket, ended children."""
+
+    def __init__(self, folder: Path, replies: int):
+        self.folder = folder
+        self.replies = replies
+        self.env = dict(os.environ)
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(folder / "writers.sock"))
+        self.listener.listen()
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(self.wake_write, False)
+        signal.set_wakeup_fd(self.wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(0, selectors.EVENT_READ, self._command)
+        self.selector.register(self.listener, selectors.EVENT_READ, self._writer)
+        self.selector.register(self.wake_read, selectors.EVENT_READ, self._reap)
+        self.requests = b""
+        self.waiting: dict[int, socket.socket | None] = {}  # None: the kedro client
+        self.writers_cpu = 0.0  # reaped writers' CPU, sent with the next command's end
+
+    def serve(self) -> tuple[str, dict, list[int]]:
+        """Answer until stdin ends (then exit); in each forked child, return what it runs."""
+        while True:
+            for key, _ in self.selector.select():
+                forked = key.data()
+                if forked is not None:
+                    return forked
+
+    def _fork(self, keep: Sequence[int] = ()) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
+        if pid == 0:  # the child keeps none of the server's descriptors
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.selector.close()
+            self.listener.close()
+            for descriptor in (self.wake_read, self.wake_write, self.replies):
+                os.close(descriptor)
+            for connection in self.waiting.values():
+                if connection is not None:
+                    connection.close()
+        return pid
+
+    def _command(self) -> tuple[str, dict, list[int]] | None:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            sys.exit(0)
+        self.requests += chunk
+        if b"\n" not in self.requests:
+            return None
+        line, self.requests = self.requests.split(b"\n", 1)
+        request = json.loads(line)
+        pid = self._fork()
         if pid == 0:
-            return request
-        _reply(replies, pid=pid)
-        _, status, usage = os.wait4(pid, 0)
-        _reply(
-            replies,
-            returncode=os.waitstatus_to_exitcode(status),
-            cpu=usage.ru_utime + usage.ru_stime,
-        )
-    sys.exit(0)
+            return "kedro", request, []
+        self.waiting[pid] = None
+        _reply(self.replies, pid=pid)
+        return None
+
+    def _writer(self) -> tuple[str, dict, list[int]] | None:
+        connection, _ = self.listener.accept()
+        with connection.makefile("rb") as stream:
+            header, streams, _, _ = socket.recv_fds(connection, 4, 3)
+            request = json.loads(stream.read(struct.unpack("!I", header)[0]))
+        if _startup_settings(request["env"]) != _startup_settings(self.env):
+            connection.sendall(b'{"refused": "startup settings differ"}\n')
+            connection.close()
+            for descriptor in streams:
+                os.close(descriptor)
+            return None
+        pid = self._fork()
+        if pid == 0:
+            connection.close()
+            return "writer", request, streams
+        for descriptor in streams:
+            os.close(descriptor)
+        self.waiting[pid] = connection
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        return None
+
+    def _reap(self) -> None:
+        try:
+            while os.read(self.wake_read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self.waiting:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            connection = self.waiting.pop(pid, None)
+            code = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+            if connection is None:  # a kedro command: its end, with the writers' CPU so far
+                _reply(self.replies, returncode=code, cpu=cpu + self.writers_cpu)
+                self.writers_cpu = 0.0
+            else:
+                self.writers_cpu += cpu
+                try:
+                    connection.sendall(json.dumps({"returncode": code}).encode() + b"\n")
+                except OSError:
+                    pass  # the launcher was killed: nobody waits for this writer
+                connection.close()
+        return None
 
 
 def _reply(replies: int, **reply: float) -> None:
     os.write(replies, json.dumps(reply).encode() + b"\n")
 
 
-def _become(request: dict, replies: int) -> None:
-    """Make this child the process `subprocess.run` would have started for the request."""
-    os.close(replies)
-    streams = (
-        os.open(os.devnull, os.O_RDONLY),
-        os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-        os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-    )
+def _become(kind: str, request: dict, streams: Sequence[int], folder: Path) -> None:
+    """Make this child the process that `kind`'s request would have started."""
+    if kind == "kedro":
+        streams = (
+            os.open(os.devnull, os.O_RDONLY),
+            os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        )
     for target, descriptor in enumerate(streams):
         os.dup2(descriptor, target)
         os.close(descriptor)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv = request["argv"]
-    # The script's folder first, then PYTHONPATH, then the interpreter's own entries.
     search_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    sys.path[:1] = [os.path.dirname(sys.argv[0]), *search_path]
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if kind == "kedro":
+        # The script's folder first, then PYTHONPATH, then the interpreter's own entries.
+        sys.argv = request["argv"]
+        sys.path[:1] = [os.path.dirname(sys.argv[0]), *search_path]
+        sys.executable = str(folder / "python")
+    else:
+        # `python -c CODE ARGS`: sys.argv is ["-c", *ARGS] and the current folder comes first.
+        sys.argv = ["-c", *request["argv"][2:]]
+        sys.path[:1] = ["", *search_path]
+        if request["new_session"]:
+            os.setsid()
 
 
 if __name__ == "__main__":
@@ -245,7 +395,13 @@ if __name__ == "__main__":
     replies = os.dup(1)
     os.dup2(2, 1)
     _preload()
-    _become(_serve(replies), replies)
-    from kedro.framework.cli import main
+    folder = Path(sys.argv[1])
+    kind, request, streams = _Server(folder, replies).serve()
+    _become(kind, request, streams, folder)
+    del replies, folder, streams
+    if kind == "kedro":
+        from kedro.framework.cli import main
 
-    sys.exit(main())
+        sys.exit(main())
+    code = compile(request["argv"][1], "<string>", "exec")
+    exec(code, {"__name__": "__main__"})  # noqa: S102 - what `python -c` does with its program
