@@ -21,7 +21,7 @@ import pytest
 import yaml
 from copier._main import Worker
 from copier._types import LazyDict
-from warm_kedro import WarmKedro
+from warm_kedro import WarmKedro, WarmProcess
 
 # CPU seconds per test phase (--cpu-durations=N, CPU_DURATIONS_FILE): tests/cpu_durations.py.
 pytest_plugins = ("cpu_durations",)
@@ -302,7 +302,7 @@ def warm_kedro() -> WarmKedro:
     if _warm_kedro is None or _warm_kedro.process.poll() is not None:
         folder = Path(tempfile.mkdtemp(prefix="warm-kedro-"))
         server_env = project_env(folder)
-        _warm_kedro = WarmKedro(VENV_BIN / "kedro", server_env, folder)
+        _warm_kedro = WarmKedro(VENV_BIN, server_env, folder)
         atexit.register(_warm_kedro.close)
     return _warm_kedro
 
@@ -317,17 +317,18 @@ def run_in(
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` in `project` (kedro, pytest, ruff ... from this venv) and capture output.
 
-    A `kedro` command runs in a process forked from a warm interpreter (tests/warm_kedro.py says
-    what that gives and what it cannot), unless `fresh_process` or its environment asks for a
-    fresh one: a test about what a command logs, or about the process start itself, asks.
+    A `kedro` or `python -m` command runs in a process forked from a warm interpreter
+    (tests/warm_kedro.py says what that gives and what it cannot), unless `fresh_process` or its
+    environment asks for a fresh one: a test about what a command logs, or about the process
+    start itself, asks.
     """
     executable = command[0]
     if (VENV_BIN / executable).exists():
         executable = str(VENV_BIN / executable)
     full_env = project_env(project, env)
-    if command[0] == "kedro" and not fresh_process and warm_kedro().runs_warm(full_env):
+    if not fresh_process and warm_kedro().runs_warm(command, full_env):
         output = Path(tempfile.mkdtemp(prefix="kedro-output-")) / "command"
-        result = warm_kedro().run(project, command[1:], full_env, output, timeout)
+        result = warm_kedro().run(command, project, full_env, output, timeout)
         output.parent.rmdir()
     else:
         result = subprocess.run(
@@ -344,6 +345,22 @@ def run_in(
             f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def start_in(
+    project: Path, *command: str, output: Path, env: Mapping[str, str] | None = None
+) -> WarmProcess | subprocess.Popen[bytes]:
+    """Start `command` in `project` as run_in runs it, its stdout and stderr into `output`, and
+    return it running: a warm process (tests/warm_kedro.py) where run_in would fork one."""
+    full_env = project_env(project, env)
+    if warm_kedro().runs_warm(command, full_env):
+        return warm_kedro().start(command, project, full_env, output)
+    executable = str(VENV_BIN / command[0]) if (VENV_BIN / command[0]).exists() else command[0]
+    with output.open("wb") as sink:
+        return subprocess.Popen(
+            [executable, *command[1:]], cwd=project, env=full_env, stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 # The rendered suite runs each feature-spec test for three specs (template/tests/conftest.py):

@@ -8,16 +8,13 @@ that loses, a retrain that fails in training, rollback, and two concurrent retra
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import textwrap
 from pathlib import Path
-from subprocess import STDOUT
 from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_of, model_name, project_env, registry, run_in
+from conftest import copy_of, model_name, registry, run_in, start_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tracking]
 
@@ -193,17 +190,10 @@ class TestClosedLoop:
     def test_of_two_concurrent_retrains_at_most_one_promotes(self, project):
         audit = project / "data/09_registry/alias_changes.jsonl"
         seen = len(audit.read_text().splitlines())
-        env = project_env(project)
-        kedro = str(Path(env["PATH"].split(os.pathsep)[0]) / "kedro")
-        command = [kedro, "retrain", "--force", "--params", NO_COOLDOWN]
+        command = ("kedro", "retrain", "--force", "--params", NO_COOLDOWN)
         # Output goes to files: a full pipe would stall a process that logs a lot.
         logs = [project / f"concurrent-{i}.log" for i in range(2)]
-        processes = []
-        for log in logs:
-            with log.open("w") as sink:
-                processes.append(
-                    subprocess.Popen(command, cwd=project, env=env, stdout=sink, stderr=STDOUT)
-                )
+        processes = [start_in(project, *command, output=log) for log in logs]
         codes = [process.wait(timeout=1500) for process in processes]
         results = [(code, log.read_text()) for code, log in zip(codes, logs, strict=True)]
         assert sorted(codes) == [0, REFUSED], [(code, out[-3000:]) for code, out in results]

@@ -31,9 +31,9 @@ from conftest import (
     assert_suite_passed,
     copy_of,
     derived_suite_selection,
-    project_env,
     render_from,
     run_in,
+    start_in,
 )
 
 pytestmark = pytest.mark.e2e
@@ -85,10 +85,8 @@ def test_failed_and_stopped_runs_never_become_the_newest(
     # 2. SIGTERM (docker stop, StopTrainingJob, CI timeouts) right after `model` is saved.
     models = project / "data/06_models/model.pkl"
     known = {p.name for p in models.iterdir()}
-    run = subprocess.Popen(
-        [str(VENV_BIN / "kedro"), "run", "--params", "training.hyperparameters.max_iter=3"],
-        cwd=project, env=project_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    run = start_in(project, "kedro", "run", "--params", "training.hyperparameters.max_iter=3",
+                   output=tmp_path / "stopped-run.log")  # fmt: skip
     try:
         deadline = time.monotonic() + 600
         while not any((p / "model.pkl").exists() for p in models.iterdir() if p.name not in known):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VENV_BIN, copy_of, project_env, render, run_in, skip_or_fail
+from conftest import VENV_BIN, copy_of, project_env, render, run_in, skip_or_fail, start_in
 from seaweedfs import ADMIN_KEYS, NO_LIST_KEYS, SeaweedServer, find_weed
 
 pytestmark = [pytest.mark.s3, pytest.mark.e2e]
@@ -520,21 +520,20 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     env = project_env(
         fresh_s3_project, {**s3_env, "PAUSE_AFTER_DATASET": "model", "PAUSE_DIR": str(gate)}
     )
-    run = subprocess.Popen(
-        [str(VENV_BIN / "kedro"), "run", "--env", "aws", "--params", RUN_PARAMS],
-        cwd=fresh_s3_project, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    log = tmp_path / "run.log"
+    run = start_in(fresh_s3_project, "kedro", "run", "--env", "aws", "--params", RUN_PARAMS,
+                   env=env, output=log)  # fmt: skip
     try:
         deadline = time.monotonic() + RUN_TIMEOUT
         while not (gate / "paused").exists():
-            assert run.poll() is None, f"run ended before `model` was saved:\n{run.stdout.read()}"
+            assert run.poll() is None, f"run ended before `model` was saved:\n{log.read_text()}"
             assert time.monotonic() < deadline, "the run never saved `model`"
             time.sleep(0.2)
         seaweed.stop()
         stopped = time.perf_counter()
         (gate / "resume").touch()
-        output, _ = run.communicate(timeout=RUN_TIMEOUT)
+        run.wait(timeout=RUN_TIMEOUT)
+        output = log.read_text()
         failed_after = time.perf_counter() - stopped
     finally:
         if run.poll() is None:

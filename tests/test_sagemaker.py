@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VENV_BIN, project_env, render
+from conftest import VENV_BIN, project_env, render, run_in
 
 pytestmark = pytest.mark.sagemaker
 
@@ -444,15 +444,9 @@ def test_data_layers_link_to_job_folders(launcher_project: Path, tmp_path: Path)
 
 
 def run_job(project: Path, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = project_env(project, {"SAGEMAKER_ROOT": str(root), "KEDRO_PROJECT_PATH": str(project)})
-    return subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "churn_prediction.sagemaker", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    env = {"SAGEMAKER_ROOT": str(root), "KEDRO_PROJECT_PATH": str(project)}
+    return run_in(project, "python", "-m", "churn_prediction.sagemaker", *args, env=env,
+                  check=False, timeout=600)  # fmt: skip
 
 
 @pytest.mark.e2e

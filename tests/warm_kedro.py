@@ -84,15 +84,16 @@ def _startup_settings(env: Mapping[str, str]) -> dict[str, str]:
 
 
 class WarmKedro:
-    """A server process (this module run as a script) that forks a process per `kedro` command."""
+    """A server process (this module run as a script) that forks a process per command: `kedro`
+    (the console script) or `python -m MODULE`."""
 
-    def __init__(self, kedro: Path, env: Mapping[str, str], folder: Path):
-        self.kedro = kedro
+    def __init__(self, bin_folder: Path, env: Mapping[str, str], folder: Path):
+        self.bin_folder = bin_folder
         self.folder = folder
         self.env = {key: value for key, value in env.items() if key != "PYTHONPATH"}
         self.log = folder / "server.log"
         self._lock = threading.Lock()
-        python = kedro.parent / "python"
+        python = bin_folder / "python"
         launcher = folder / "python"
         launcher.write_text(f"#!{python} -IS\n" + LAUNCHER.format(python=str(python),
                             server=str(folder / "writers.sock")))  # fmt: skip
@@ -107,53 +108,87 @@ class WarmKedro:
                 cwd=folder,
             )
         self._replies = b""
+        self._next_id = 0
+        self._pids: dict[int, int] = {}
+        self._ends: dict[int, dict[str, float]] = {}
 
-    def runs_warm(self, env: Mapping[str, str]) -> bool:
-        """Return whether a command with `env` can run in a child of this server."""
-        return _startup_settings(env) == _startup_settings(self.env)
+    def runs_warm(self, command: Sequence[str], env: Mapping[str, str]) -> bool:
+        """Return whether `command` with `env` can run in a child of this server."""
+        runnable = list(command[:1]) == ["kedro"] or (
+            len(command) > 2 and command[0] == "python" and command[1] == "-m"
+        )
+        return runnable and _startup_settings(env) == _startup_settings(self.env)
+
+    def start(
+        self,
+        command: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        stdout: Path,
+        stderr: Path | None = None,
+    ) -> WarmProcess:
+        """Start `command` (see runs_warm) in a forked child; stderr None: into stdout's file."""
+        if command[0] == "kedro":
+            kind, argv = "script", [str(self.bin_folder / "kedro"), *command[1:]]
+        else:
+            kind, argv = "module", list(command[2:])
+        with self._lock:
+            self._next_id += 1
+            number = self._next_id
+            request = {
+                "id": number,
+                "kind": kind,
+                "argv": argv,
+                "cwd": str(cwd),
+                "env": dict(env),
+                "stdout": str(stdout),
+                "stderr": None if stderr is None else str(stderr),
+            }
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            while number not in self._pids:
+                self._pump(deadline=None)
+            return WarmProcess(self, number, self._pids.pop(number), list(command))
 
     def run(
         self,
+        command: Sequence[str],
         cwd: Path,
-        args: Sequence[str],
         env: Mapping[str, str],
         output: Path,
         timeout: float,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `kedro *args` in `cwd` with `env` in a forked child, as subprocess.run would."""
+        """Run `command` in a forked child and return what subprocess.run would."""
         stdout, stderr = output.with_suffix(".stdout"), output.with_suffix(".stderr")
-        request = {
-            "argv": [str(self.kedro), *args],
-            "cwd": str(cwd),
-            "env": dict(env),
-            "stdout": str(stdout),
-            "stderr": str(stderr),
-        }
-        command = ["kedro", *args]
-        with self._lock:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-            deadline = time.monotonic() + timeout
-            pid = int(self._reply(deadline=None)["pid"])
-            try:
-                ended = self._reply(deadline)
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                _count_cpu(self._reply(deadline=None))
-                raise subprocess.TimeoutExpired(
-                    command, timeout, _read(stdout), _read(stderr)
-                ) from None
-            _count_cpu(ended)
+        process = self.start(command, cwd, env, stdout, stderr)
+        try:
+            returncode = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise subprocess.TimeoutExpired(
+                list(command), timeout, _read(stdout), _read(stderr)
+            ) from None
         result = subprocess.CompletedProcess(
-            command, int(ended["returncode"]), _read(stdout), _read(stderr)
+            list(command), returncode, _read(stdout), _read(stderr)
         )
         stdout.unlink()
         stderr.unlink()
         return result
 
-    def _reply(self, deadline: float | None) -> dict[str, float]:
-        """Return the server's next reply line, waiting until `deadline` at most."""
+    def _ended(self, number: int, deadline: float | None) -> dict[str, float] | None:
+        """Return the end of request `number`, or None if it has not ended by `deadline`."""
+        with self._lock:
+            while number not in self._ends:
+                try:
+                    self._pump(deadline)
+                except TimeoutError:
+                    return None
+            return self._ends.pop(number)
+
+    def _pump(self, deadline: float | None) -> None:
+        """Read the server's next reply, waiting until `deadline` at most (then TimeoutError)."""
         assert self.process.stdout is not None
         descriptor = self.process.stdout.fileno()
         while b"\n" not in self._replies:
@@ -169,7 +204,12 @@ class WarmKedro:
                 )
             self._replies += chunk
         line, self._replies = self._replies.split(b"\n", 1)
-        return json.loads(line)
+        reply = json.loads(line)
+        if "pid" in reply:
+            self._pids[reply["id"]] = reply["pid"]
+        else:
+            _count_cpu(reply)
+            self._ends[reply["id"]] = reply
 
     def close(self) -> None:
         """Stop the server: it exits when its requests end."""
@@ -180,6 +220,47 @@ class WarmKedro:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class WarmProcess:
+    """A started command of a WarmKedro server, with the parts of subprocess.Popen tests use."""
+
+    def __init__(self, server: WarmKedro, number: int, pid: int, args: list[str]):
+        self.server = server
+        self.number = number
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """Return the exit status if the process has ended, else None."""
+        return self._wait(deadline=time.monotonic())
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Return the exit status once the process ends (TimeoutExpired after `timeout`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        code = self._wait(deadline)
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return code
+
+    def _wait(self, deadline: float | None) -> int | None:
+        if self.returncode is None:
+            ended = self.server._ended(self.number, deadline)
+            if ended is not None:
+                self.returncode = int(ended["returncode"])
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        """Send signal `number` to the process unless it has ended."""
+        if self.poll() is None:
+            os.kill(self.pid, number)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 # The launcher a command's `sys.executable` names (run with -I -S: no site, no PYTHON* settings,
@@ -267,7 +348,7 @@ class _Server:
         self.selector.register(self.listener, selectors.EVENT_READ, self._writer)
         self.selector.register(self.wake_read, selectors.EVENT_READ, self._reap)
         self.requests = b""
-        self.waiting: dict[int, socket.socket | None] = {}  # None: the kedro client
+        self.waiting: dict[int, socket.socket | int] = {}  # a writer's launcher or a request id
         self.writers_cpu = 0.0  # reaped writers' CPU, sent with the next command's end
 
     def serve(self) -> tuple[str, dict, list[int]]:
@@ -278,7 +359,7 @@ class _Server:
                 if forked is not None:
                     return forked
 
-    def _fork(self, keep: Sequence[int] = ()) -> int:
+    def _fork(self) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -290,7 +371,7 @@ class _Server:
             for descriptor in (self.wake_read, self.wake_write, self.replies):
                 os.close(descriptor)
             for connection in self.waiting.values():
-                if connection is not None:
+                if isinstance(connection, socket.socket):
                     connection.close()
         return pid
 
@@ -305,9 +386,9 @@ class _Server:
         request = json.loads(line)
         pid = self._fork()
         if pid == 0:
-            return "kedro", request, []
-        self.waiting[pid] = None
-        _reply(self.replies, pid=pid)
+            return request["kind"], request, []
+        self.waiting[pid] = request["id"]
+        _reply(self.replies, id=request["id"], pid=pid)
         return None
 
     def _writer(self) -> tuple[str, dict, list[int]] | None:
@@ -341,11 +422,11 @@ class _Server:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
                 break
-            connection = self.waiting.pop(pid, None)
+            connection = self.waiting.pop(pid)
             code = os.waitstatus_to_exitcode(status)
             cpu = usage.ru_utime + usage.ru_stime
-            if connection is None:  # a kedro command: its end, with the writers' CPU so far
-                _reply(self.replies, returncode=code, cpu=cpu + self.writers_cpu)
+            if isinstance(connection, int):  # a command: its end, with the writers' CPU so far
+                _reply(self.replies, id=connection, returncode=code, cpu=cpu + self.writers_cpu)
                 self.writers_cpu = 0.0
             else:
                 self.writers_cpu += cpu
@@ -363,12 +444,15 @@ def _reply(replies: int, **reply: float) -> None:
 
 def _become(kind: str, request: dict, streams: Sequence[int], folder: Path) -> None:
     """Make this child the process that `kind`'s request would have started."""
-    if kind == "kedro":
-        streams = (
-            os.open(os.devnull, os.O_RDONLY),
-            os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-            os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    if kind != "writer":
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        stdout = os.open(request["stdout"], flags, 0o600)
+        stderr = (
+            os.dup(stdout)
+            if request["stderr"] is None
+            else os.open(request["stderr"], flags, 0o600)
         )
+        streams = (os.open(os.devnull, os.O_RDONLY), stdout, stderr)
     for target, descriptor in enumerate(streams):
         os.dup2(descriptor, target)
         os.close(descriptor)
@@ -376,10 +460,15 @@ def _become(kind: str, request: dict, streams: Sequence[int], folder: Path) -> N
     os.environ.clear()
     os.environ.update(request["env"])
     search_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if kind == "kedro":
+    if kind == "script":
         # The script's folder first, then PYTHONPATH, then the interpreter's own entries.
         sys.argv = request["argv"]
         sys.path[:1] = [os.path.dirname(sys.argv[0]), *search_path]
+        sys.executable = str(folder / "python")
+    elif kind == "module":
+        # `python -m MODULE ARGS`: the current folder first; runpy sets sys.argv[0].
+        sys.argv = ["-m", *request["argv"][1:]]
+        sys.path[:1] = [os.getcwd(), *search_path]
         sys.executable = str(folder / "python")
     else:
         # `python -c CODE ARGS`: sys.argv is ["-c", *ARGS] and the current folder comes first.
@@ -399,9 +488,14 @@ if __name__ == "__main__":
     kind, request, streams = _Server(folder, replies).serve()
     _become(kind, request, streams, folder)
     del replies, folder, streams
-    if kind == "kedro":
+    if kind == "script":
         from kedro.framework.cli import main
 
         sys.exit(main())
+    if kind == "module":
+        import runpy
+
+        runpy.run_module(request["argv"][0], run_name="__main__", alter_sys=True)
+        sys.exit(0)
     code = compile(request["argv"][1], "<string>", "exec")
     exec(code, {"__name__": "__main__"})  # noqa: S102 - what `python -c` does with its program
