@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import itertools
 import os
 import re
@@ -78,11 +79,18 @@ for _name in ("NO_PROXY", "no_proxy"):
 TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:12])
 TEST_IMAGE = f"churn-prediction-test:{TEST_RUN_ID}"
 TEST_IMAGE_LOCK = Path(tempfile.gettempdir()) / f"churn-prediction-test-{TEST_RUN_ID}.lock"
+# The trained default project of the run (trained_run), beside its lock.
+SHARED_TRAINED_LOCK = Path(tempfile.gettempdir()) / f"churn-prediction-trained-{TEST_RUN_ID}.lock"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the run's Docker image (test_docker builds it once for every worker)."""
-    if hasattr(config, "workerinput") or not TEST_IMAGE_LOCK.exists():
+    """Remove the run's trained project and Docker image (built once for every worker)."""
+    if hasattr(config, "workerinput"):
+        return
+    if SHARED_TRAINED_LOCK.exists():
+        shutil.rmtree(SHARED_TRAINED_LOCK.with_suffix(""), ignore_errors=True)
+        SHARED_TRAINED_LOCK.unlink(missing_ok=True)
+    if not TEST_IMAGE_LOCK.exists():
         return
     if shutil.which("docker"):
         subprocess.run(["docker", "image", "rm", "-f", TEST_IMAGE], capture_output=True,
@@ -313,15 +321,19 @@ def run_in(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float = 900,
-    fresh_process: bool = False,
+    fresh_process: bool | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` in `project` (kedro, pytest, ruff ... from this venv) and capture output.
 
-    A `kedro` or `python -m` command runs in a process forked from a warm interpreter
+    A `kedro`, `python -m` or `python -c` command runs in a process forked from a warm interpreter
     (tests/warm_kedro.py says what that gives and what it cannot), unless `fresh_process` or its
     environment asks for a fresh one: a test about what a command logs, or about the process
-    start itself, asks.
+    start itself, asks. A rendered suite (`pytest`) runs fresh unless `fresh_process` is False:
+    the default render's suite runs as a user runs it, so an import-time warning fails it; the
+    other renders' suites, which import the same libraries, fork.
     """
+    if fresh_process is None:
+        fresh_process = command[0] == "pytest"
     executable = command[0]
     if (VENV_BIN / executable).exists():
         executable = str(VENV_BIN / executable)
@@ -536,18 +548,26 @@ def fresh_project(default_project: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def trained_run() -> dict[str, Any]:
     """Return a default project after its first default `kedro run`, and that run's log.
 
     The run is the one a user's first `kedro run` is: every default answer, the default
     pipeline (data processing, training, evaluation, explainability), MLflow tracking with the
     model registered as champion. As in CI (a container, `| tee`), no terminal and no COLUMNS.
-    Shared by every module that needs a trained project (one per xdist worker): treat it as
-    read-only, and run in a copy (`copy_of`).
+    Shared by every module that needs a trained project, on every xdist worker: the first
+    worker to ask trains it under a lock, the others find it (the run's controller removes it).
+    Treat it as read-only, and run in a copy (`copy_of`).
     """
-    project = render(tmp_path_factory.mktemp("trained") / "churn-prediction")
-    result = run_in(project, "kedro", "run", env={"COLUMNS": ""}, fresh_process=True)
-    return {"project": project, "log": result.stdout + result.stderr}
+    with SHARED_TRAINED_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        folder = SHARED_TRAINED_LOCK.with_suffix("")
+        project, log = folder / "churn-prediction", folder / "first-run.log"
+        if not log.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            render(project)
+            result = run_in(project, "kedro", "run", env={"COLUMNS": ""}, fresh_process=True)
+            log.write_text(result.stdout + result.stderr)
+    return {"project": project, "log": log.read_text()}
 
 
 @pytest.fixture(scope="session")

@@ -140,6 +140,7 @@ def test_the_rendered_alerting_tests_pass(project):
         "-p",
         "no:cacheprovider",
         "tests/pipelines/monitoring/test_alert_channels.py",
+        fresh_process=False,
     )
     assert " passed" in result.stdout and "failed" not in result.stdout
     assert "skipped" not in result.stdout

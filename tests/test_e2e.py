@@ -117,7 +117,9 @@ def test_bare_skeleton_runs_its_tests(tmp_path, default_project):
     # test runs once, on the skeleton's own `features`, and the self-contained modules only where
     # their code differs from the default render's (conftest.derived_suite_selection says why).
     selection = derived_suite_selection(project, default_project)
-    result = run_in(project, "pytest", "-q", "-p", "no:cacheprovider", *selection)
+    result = run_in(
+        project, "pytest", "-q", "-p", "no:cacheprovider", *selection, fresh_process=False
+    )
     assert_suite_passed(result, derived=False)
     run_in(project, "ruff", "check", "--no-cache", ".")
     missing = run_in(project, "kedro", "run", check=False)

@@ -16,7 +16,6 @@ import json
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -269,7 +268,7 @@ def test_bring_your_own_data_runs_every_pipeline(
     # The self-contained modules read no `features`: they run here only if their code differs
     # from the default render's (conftest.derived_suite_selection).
     if spec == "numeric_only_many":
-        tests = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                       "-x", *derived_suite_selection(project, default_project),
-                       timeout=3600)  # fmt: skip
+        tests = run_in(project, "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                       *derived_suite_selection(project, default_project), timeout=3600,
+                       fresh_process=False)  # fmt: skip
         assert_suite_passed(tests, derived=False)

@@ -547,7 +547,7 @@ def test_updated_project_passes_its_own_tests(edited_update, tmp_path, default_p
     # only where their code differs from the default render's (conftest.derived_suite_selection).
     selection = derived_suite_selection(project, default_project)
     command = ("pytest", "-q", "-x", "-p", "no:cacheprovider", *selection)
-    result = run_in(project, *command, timeout=900)
+    result = run_in(project, *command, timeout=900, fresh_process=False)
     assert_suite_passed(result, derived=False)
 
 

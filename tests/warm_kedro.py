@@ -30,6 +30,7 @@ answers on stdout with the child's pid, then its exit status; writers ask on the
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -70,6 +71,11 @@ PRELOAD = (
     "mlflow",
 )
 
+# The console scripts a server runs, by name: their module and function, as their
+# entry points name them. A suite's tests may check the processes they start (the MLflow writer's
+# pid, say): under `pytest`, sys.executable stays the real interpreter.
+SCRIPTS = {"kedro": ("kedro.framework.cli", "main"), "pytest": ("pytest", "console_main")}
+
 # Environment variables read when the interpreter or a preloaded library starts: a command that
 # sets one of them differently from the server runs in a fresh process. PYTHONPATH is the
 # exception, as the child puts it on sys.path itself.
@@ -85,7 +91,7 @@ def _startup_settings(env: Mapping[str, str]) -> dict[str, str]:
 
 class WarmKedro:
     """A server process (this module run as a script) that forks a process per command: `kedro`
-    (the console script) or `python -m MODULE`."""
+    (the console script), `python -m MODULE` or `python -c CODE`."""
 
     def __init__(self, bin_folder: Path, env: Mapping[str, str], folder: Path):
         self.bin_folder = bin_folder
@@ -114,8 +120,8 @@ class WarmKedro:
 
     def runs_warm(self, command: Sequence[str], env: Mapping[str, str]) -> bool:
         """Return whether `command` with `env` can run in a child of this server."""
-        runnable = list(command[:1]) == ["kedro"] or (
-            len(command) > 2 and command[0] == "python" and command[1] == "-m"
+        runnable = command[0] in SCRIPTS or (
+            len(command) > 2 and command[0] == "python" and command[1] in ("-m", "-c")
         )
         return runnable and _startup_settings(env) == _startup_settings(self.env)
 
@@ -128,10 +134,10 @@ class WarmKedro:
         stderr: Path | None = None,
     ) -> WarmProcess:
         """Start `command` (see runs_warm) in a forked child; stderr None: into stdout's file."""
-        if command[0] == "kedro":
-            kind, argv = "script", [str(self.bin_folder / "kedro"), *command[1:]]
+        if command[0] in SCRIPTS:
+            kind, argv = "script", [str(self.bin_folder / command[0]), *command[1:]]
         else:
-            kind, argv = "module", list(command[2:])
+            kind, argv = {"-m": "module", "-c": "code"}[command[1]], list(command[2:])
         with self._lock:
             self._next_id += 1
             number = self._next_id
@@ -316,7 +322,6 @@ def _read(path: Path) -> str:
 
 
 def _preload() -> None:
-    import importlib
     import warnings
 
     with warnings.catch_warnings():
@@ -464,14 +469,22 @@ def _become(kind: str, request: dict, streams: Sequence[int], folder: Path) -> N
         # The script's folder first, then PYTHONPATH, then the interpreter's own entries.
         sys.argv = request["argv"]
         sys.path[:1] = [os.path.dirname(sys.argv[0]), *search_path]
-        sys.executable = str(folder / "python")
+        if os.path.basename(sys.argv[0]) != "pytest":
+            sys.executable = str(folder / "python")
+        else:  # a suite's own processes stay real; a plugin the server imported (anyio) cannot
+            # have its asserts rewritten, which pytest would warn about in every forked suite
+            sys.argv[1:1] = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     elif kind == "module":
         # `python -m MODULE ARGS`: the current folder first; runpy sets sys.argv[0].
         sys.argv = ["-m", *request["argv"][1:]]
         sys.path[:1] = [os.getcwd(), *search_path]
         sys.executable = str(folder / "python")
-    else:
+    elif kind == "code":
         # `python -c CODE ARGS`: sys.argv is ["-c", *ARGS] and the current folder comes first.
+        sys.argv = ["-c", *request["argv"][1:]]
+        sys.path[:1] = ["", *search_path]
+        sys.executable = str(folder / "python")
+    else:  # the writer: `python -c CODE ARGS` as its launcher was asked
         sys.argv = ["-c", *request["argv"][2:]]
         sys.path[:1] = ["", *search_path]
         if request["new_session"]:
@@ -489,13 +502,12 @@ if __name__ == "__main__":
     _become(kind, request, streams, folder)
     del replies, folder, streams
     if kind == "script":
-        from kedro.framework.cli import main
-
-        sys.exit(main())
+        module, function = SCRIPTS[os.path.basename(sys.argv[0])]
+        sys.exit(getattr(importlib.import_module(module), function)())
     if kind == "module":
         import runpy
 
         runpy.run_module(request["argv"][0], run_name="__main__", alter_sys=True)
         sys.exit(0)
-    code = compile(request["argv"][1], "<string>", "exec")
+    code = compile(request["argv"][0 if kind == "code" else 1], "<string>", "exec")
     exec(code, {"__name__": "__main__"})  # noqa: S102 - what `python -c` does with its program
