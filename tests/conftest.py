@@ -578,7 +578,7 @@ def trained_project(trained_run: dict[str, Any]) -> Path:
 
 # pytest-xdist runs with `--dist loadscope` (Makefile): each module runs on one worker, so its
 # module fixtures (a trained project, an MLflow server, SeaweedFS, the Docker image) are built
-# once. The modules below only share session fixtures (a render, one trained project per worker),
+# once. The modules below only share session fixtures (a render, the trained project of the run),
 # so their tests go one by one to whichever worker is free: a long module such as test_e2e (the
 # rendered suite, the bare skeleton, a fresh environment) no longer holds one worker for a quarter
 # of the run while the other waits. (`--dist loadgroup` with xdist_group marks would say the same,
