@@ -340,8 +340,10 @@ def run_in(
     full_env = project_env(project, env)
     if not fresh_process and warm_kedro().runs_warm(command, full_env):
         output = Path(tempfile.mkdtemp(prefix="kedro-output-")) / "command"
-        result = warm_kedro().run(command, project, full_env, output, timeout)
-        output.parent.rmdir()
+        try:
+            result = warm_kedro().run(command, project, full_env, output, timeout)
+        finally:
+            output.parent.rmdir()
     else:
         result = subprocess.run(
             [executable, *command[1:]],

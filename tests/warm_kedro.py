@@ -176,12 +176,11 @@ class WarmKedro:
             raise subprocess.TimeoutExpired(
                 list(command), timeout, _read(stdout), _read(stderr)
             ) from None
-        result = subprocess.CompletedProcess(
-            list(command), returncode, _read(stdout), _read(stderr)
-        )
-        stdout.unlink()
-        stderr.unlink()
-        return result
+        finally:
+            output_text, error_text = _read(stdout), _read(stderr)
+            stdout.unlink(missing_ok=True)
+            stderr.unlink(missing_ok=True)
+        return subprocess.CompletedProcess(list(command), returncode, output_text, error_text)
 
     def _ended(self, number: int, deadline: float | None) -> dict[str, float] | None:
         """Return the end of request `number`, or None if it has not ended by `deadline`."""
@@ -398,9 +397,18 @@ class _Server:
 
     def _writer(self) -> tuple[str, dict, list[int]] | None:
         connection, _ = self.listener.accept()
-        with connection.makefile("rb") as stream:
-            header, streams, _, _ = socket.recv_fds(connection, 4, 3)
-            request = json.loads(stream.read(struct.unpack("!I", header)[0]))
+        connection.settimeout(30)  # a launcher killed mid-request must not stop the server
+        streams: list[int] = []
+        try:
+            with connection.makefile("rb") as stream:
+                header, streams, _, _ = socket.recv_fds(connection, 4, 3)
+                request = json.loads(stream.read(struct.unpack("!I", header)[0]))
+        except (OSError, ValueError, struct.error):
+            for descriptor in streams:
+                os.close(descriptor)
+            connection.close()
+            return None
+        connection.settimeout(None)
         if _startup_settings(request["env"]) != _startup_settings(self.env):
             connection.sendall(b'{"refused": "startup settings differ"}\n')
             connection.close()
