@@ -22,7 +22,7 @@ import pytest
 import yaml
 from copier._main import Worker
 from copier._types import LazyDict
-from warm_kedro import WarmKedro, WarmProcess
+from warm_kedro import WarmKedro, WarmProcess, command_kind
 
 # CPU seconds per test phase (--cpu-durations=N, CPU_DURATIONS_FILE): tests/cpu_durations.py.
 pytest_plugins = ("cpu_durations",)
@@ -334,11 +334,8 @@ def run_in(
     """
     if fresh_process is None:
         fresh_process = command[0] == "pytest"
-    executable = command[0]
-    if (VENV_BIN / executable).exists():
-        executable = str(VENV_BIN / executable)
     full_env = project_env(project, env)
-    if not fresh_process and warm_kedro().runs_warm(command, full_env):
+    if not fresh_process and _forks(command, full_env):
         output = Path(tempfile.mkdtemp(prefix="kedro-output-")) / "command"
         try:
             result = warm_kedro().run(command, project, full_env, output, timeout)
@@ -346,7 +343,7 @@ def run_in(
             output.parent.rmdir()
     else:
         result = subprocess.run(
-            [executable, *command[1:]],
+            _from_venv(command),
             cwd=project,
             env=full_env,
             capture_output=True,
@@ -367,14 +364,23 @@ def start_in(
     """Start `command` in `project` as run_in runs it, its stdout and stderr into `output`, and
     return it running: a warm process (tests/warm_kedro.py) where run_in would fork one."""
     full_env = project_env(project, env)
-    if warm_kedro().runs_warm(command, full_env):
+    if _forks(command, full_env):
         return warm_kedro().start(command, project, full_env, output)
-    executable = str(VENV_BIN / command[0]) if (VENV_BIN / command[0]).exists() else command[0]
     with output.open("wb") as sink:
         return subprocess.Popen(
-            [executable, *command[1:]], cwd=project, env=full_env, stdout=sink,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            _from_venv(command), cwd=project, env=full_env, stdout=sink, stderr=subprocess.STDOUT
+        )
+
+
+def _forks(command: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Return whether `command` runs forked from the warm server (started only if it can)."""
+    return command_kind(command) is not None and warm_kedro().runs_warm(command, env)
+
+
+def _from_venv(command: Sequence[str]) -> list[str]:
+    """Return `command` with its executable from this venv where the venv has it."""
+    executable = VENV_BIN / command[0]
+    return [str(executable) if executable.exists() else command[0], *command[1:]]
 
 
 # The rendered suite runs each feature-spec test for three specs (template/tests/conftest.py):

@@ -89,6 +89,16 @@ def _startup_settings(env: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in env.items() if STARTUP_VARIABLE.fullmatch(key)}
 
 
+def command_kind(command: Sequence[str]) -> str | None:
+    """Return how a server runs `command`: "script" (a console script of SCRIPTS), "module"
+    (`python -m`) or "code" (`python -c`); None if it cannot."""
+    if command and command[0] in SCRIPTS:
+        return "script"
+    if len(command) > 2 and command[0] == "python":
+        return {"-m": "module", "-c": "code"}.get(command[1])
+    return None
+
+
 class WarmKedro:
     """A server process (this module run as a script) that forks a process per command: `kedro`
     (the console script), `python -m MODULE` or `python -c CODE`."""
@@ -97,6 +107,7 @@ class WarmKedro:
         self.bin_folder = bin_folder
         self.folder = folder
         self.env = {key: value for key, value in env.items() if key != "PYTHONPATH"}
+        self._startup = _startup_settings(self.env)
         self.log = folder / "server.log"
         self._lock = threading.Lock()
         python = bin_folder / "python"
@@ -120,10 +131,7 @@ class WarmKedro:
 
     def runs_warm(self, command: Sequence[str], env: Mapping[str, str]) -> bool:
         """Return whether `command` with `env` can run in a child of this server."""
-        runnable = command[0] in SCRIPTS or (
-            len(command) > 2 and command[0] == "python" and command[1] in ("-m", "-c")
-        )
-        return runnable and _startup_settings(env) == _startup_settings(self.env)
+        return command_kind(command) is not None and _startup_settings(env) == self._startup
 
     def start(
         self,
@@ -134,10 +142,11 @@ class WarmKedro:
         stderr: Path | None = None,
     ) -> WarmProcess:
         """Start `command` (see runs_warm) in a forked child; stderr None: into stdout's file."""
-        if command[0] in SCRIPTS:
-            kind, argv = "script", [str(self.bin_folder / command[0]), *command[1:]]
-        else:
-            kind, argv = {"-m": "module", "-c": "code"}[command[1]], list(command[2:])
+        kind = command_kind(command)
+        if kind == "script":
+            argv = [str(self.bin_folder / command[0]), *command[1:]]
+        else:  # `python -m MODULE ...` or `python -c CODE ...`
+            argv = list(command[2:])
         with self._lock:
             self._next_id += 1
             number = self._next_id
@@ -168,18 +177,19 @@ class WarmKedro:
         """Run `command` in a forked child and return what subprocess.run would."""
         stdout, stderr = output.with_suffix(".stdout"), output.with_suffix(".stderr")
         process = self.start(command, cwd, env, stdout, stderr)
+        timed_out = False
         try:
-            returncode = process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise subprocess.TimeoutExpired(
-                list(command), timeout, _read(stdout), _read(stderr)
-            ) from None
-        finally:
+            try:
+                returncode = process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                returncode, timed_out = process.wait(), True
             output_text, error_text = _read(stdout), _read(stderr)
+        finally:
             stdout.unlink(missing_ok=True)
             stderr.unlink(missing_ok=True)
+        if timed_out:
+            raise subprocess.TimeoutExpired(list(command), timeout, output_text, error_text)
         return subprocess.CompletedProcess(list(command), returncode, output_text, error_text)
 
     def _ended(self, number: int, deadline: float | None) -> dict[str, float] | None:
