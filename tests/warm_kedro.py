@@ -346,9 +346,8 @@ class _Server:
     """The server's loop: `kedro` requests on stdin, writers on a Unix socket, ended children."""
 
     def __init__(self, folder: Path, replies: int):
-        self.folder = folder
         self.replies = replies
-        self.env = dict(os.environ)
+        self.startup = _startup_settings(os.environ)
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(str(folder / "writers.sock"))
         self.listener.listen()
@@ -419,7 +418,7 @@ class _Server:
             connection.close()
             return None
         connection.settimeout(None)
-        if _startup_settings(request["env"]) != _startup_settings(self.env):
+        if _startup_settings(request["env"]) != self.startup:
             connection.sendall(b'{"refused": "startup settings differ"}\n')
             connection.close()
             for descriptor in streams:
