@@ -42,6 +42,13 @@ class ParametersHook:
             params = loader["parameters"]
         except MissingConfigException:
             return  # no parameter files at all: Kedro warns, and no section is configured
+        try:
+            parse_parameters(params or {})
+            return
+        except ParameterError:
+            pass
+        # Only a bad key has the parameter files read, to name the file that holds each one
+        # (every command's start-up would pay 0.03 s otherwise).
         run_env = getattr(loader, "env", None) or getattr(loader, "default_run_env", "")
         envs = [getattr(loader, "base_env", "base"), run_env]
         try:
