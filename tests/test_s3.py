@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VENV_BIN, copy_of, project_env, render, run_in, skip_or_fail, start_in
+from conftest import VENV_BIN, copy_of, render, run_in, skip_or_fail, start_in
 from seaweedfs import ADMIN_KEYS, NO_LIST_KEYS, SeaweedServer, find_weed
 
 pytestmark = [pytest.mark.s3, pytest.mark.e2e]
@@ -517,9 +517,7 @@ def test_server_stopped_mid_run_fails_clearly_and_a_rerun_completes(
     before = snapshot(seaweed.client())
     gate = tmp_path / "gate"
     gate.mkdir()
-    env = project_env(
-        fresh_s3_project, {**s3_env, "PAUSE_AFTER_DATASET": "model", "PAUSE_DIR": str(gate)}
-    )
+    env = {**s3_env, "PAUSE_AFTER_DATASET": "model", "PAUSE_DIR": str(gate)}
     log = tmp_path / "run.log"
     run = start_in(fresh_s3_project, "kedro", "run", "--env", "aws", "--params", RUN_PARAMS,
                    env=env, output=log)  # fmt: skip

@@ -156,8 +156,8 @@ class WarmKedro:
         kind = command_kind(command)
         if kind == "script":
             argv = [str(self.bin_folder / command[0]), *command[1:]]
-        else:  # `python -m MODULE ...` or `python -c CODE ...`
-            argv = list(command[2:])
+        else:  # `-m MODULE ...` or `-c CODE ...`, as a writer's launcher sends its arguments
+            argv = list(command[1:])
         with self._lock:
             self._next_id += 1
             number = self._next_id
@@ -504,18 +504,17 @@ def _become(kind: str, request: dict, streams: Sequence[int], folder: Path) -> N
             sys.argv[1:1] = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     elif kind == "module":
         # `python -m MODULE ARGS`: the current folder first; runpy sets sys.argv[0].
-        sys.argv = ["-m", *request["argv"][1:]]
+        sys.argv = ["-m", *request["argv"][2:]]
         sys.path[:1] = [os.getcwd(), *search_path]
         sys.executable = str(folder / "python")
-    elif kind == "code":
-        # `python -c CODE ARGS`: sys.argv is ["-c", *ARGS] and the current folder comes first.
-        sys.argv = ["-c", *request["argv"][1:]]
-        sys.path[:1] = ["", *search_path]
-        sys.executable = str(folder / "python")
-    else:  # the writer: `python -c CODE ARGS` as its launcher was asked
+    else:
+        # `python -c CODE ARGS`, a command or the writer as its launcher was asked: sys.argv is
+        # ["-c", *ARGS] and the current folder comes first.
         sys.argv = ["-c", *request["argv"][2:]]
         sys.path[:1] = ["", *search_path]
-        if request["new_session"]:
+        if kind == "code":
+            sys.executable = str(folder / "python")
+        elif request["new_session"]:
             os.setsid()
 
 
@@ -535,7 +534,7 @@ if __name__ == "__main__":
     if kind == "module":
         import runpy
 
-        runpy.run_module(request["argv"][0], run_name="__main__", alter_sys=True)
+        runpy.run_module(request["argv"][1], run_name="__main__", alter_sys=True)
         sys.exit(0)
-    code = compile(request["argv"][0 if kind == "code" else 1], "<string>", "exec")
+    code = compile(request["argv"][1], "<string>", "exec")
     exec(code, {"__name__": "__main__"})  # noqa: S102 - what `python -c` does with its program
