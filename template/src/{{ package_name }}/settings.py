@@ -3,6 +3,7 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/ for every setting.
 """
 
+from .datasets.lazy_kedro_datasets import load_groups_lazily
 from .monitoring.hook import MonitoringAlertHook
 from .parameters_hook import ParametersHook
 from .process import freeze_at_exit
@@ -15,6 +16,8 @@ from .versioning.run_manifest_hook import RunManifestHook
 from .versioning.s3_preflight import S3PreflightHook
 
 ignore_dependency_warnings()
+# The catalog's `pandas.*` types import their own module only, not SQLAlchemy & co (decision 0039).
+load_groups_lazily()
 # The interpreter's teardown skips walking a run's million objects again (process.py).
 freeze_at_exit()
 
