@@ -10,7 +10,8 @@ installed venv has it). Goals (issue 17): start-up <= 1 s, tracking overhead <= 
 
 The floor is what a fresh interpreter of the same environment spends importing Kedro's CLI,
 pandas and kedro_datasets.pandas alone: no project, no hook, no node. The start-up goal is
-measured against it.
+measured against it. A project that registers kedro_datasets.pandas lazily (decision 0039) imports
+only its CSVDataset module of that package: the floor's lower variant, printed beside it.
 
 It also prints the run's garbage collection (time and full collections, from `gc.callbacks`) and
 the interpreter's teardown: from the last exit handler to the end of the process, as its parent
@@ -128,9 +129,16 @@ import kedro.framework.cli.cli
 marks["kedro_cli"] = cpu()
 import pandas
 marks["pandas"] = cpu()
-import kedro_datasets.pandas
+DATASETS
 marks["kedro_datasets_pandas"] = cpu()
 print(json.dumps(marks))
+"""
+RELEASED_DATASETS = "import kedro_datasets.pandas"
+# As settings.py does it (datasets/lazy_kedro_datasets.py), then the module a CSV input needs.
+LAZY_DATASETS = """
+from PACKAGE.datasets.lazy_kedro_datasets import load_groups_lazily
+load_groups_lazily()
+import kedro_datasets.pandas.csv_dataset
 """
 FLOOR_STEPS = (
     ("interpreter", "the interpreter itself"),
@@ -149,13 +157,17 @@ def child_environment(project: Path, pycache: Path) -> dict[str, str]:
     return env
 
 
-def floor(python: Path, project: Path, pycache: Path, runs: int) -> dict[str, float]:
-    """Return the median CPU seconds of each FLOOR_STEPS step, in the project's environment."""
+def floor(
+    python: Path, project: Path, pycache: Path, runs: int, datasets: str = RELEASED_DATASETS
+) -> dict[str, float]:
+    """Return the median CPU seconds of each FLOOR_STEPS step, in the project's environment,
+    importing the pandas datasets with `datasets`."""
     env = child_environment(project, pycache)
+    script = FLOOR.replace("DATASETS", datasets)
     samples = []
     for _ in range(runs + 1):  # the first one writes bytecode
         result = subprocess.run(
-            [str(python), "-c", FLOOR], cwd=project, env=env, capture_output=True, text=True,
+            [str(python), "-c", script], cwd=project, env=env, capture_output=True, text=True,
             check=True,
         )  # fmt: skip
         samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
@@ -273,6 +285,17 @@ def main() -> None:
         )
         for name, what in FLOOR_STEPS:
             print(f"  {steps[name]:5.2f}  {what}")
+        lazy = next((project / "src").glob("*/datasets/lazy_kedro_datasets.py"), None)
+        if lazy is not None:
+            package = lazy.parents[1].name
+            lower = floor(
+                args.python, project, pycache, args.runs, LAZY_DATASETS.replace("PACKAGE", package)
+            )
+            print(
+                f"the floor with kedro_datasets.pandas registered lazily, as this project does "
+                f"(decision 0039): {sum(lower.values()):.2f} s CPU (CSVDataset's module alone "
+                f"{lower['kedro_datasets_pandas']:.2f} s)"
+            )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
