@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import logging
 import sys
 from collections.abc import Iterable
 from types import CodeType, ModuleType
@@ -26,6 +27,8 @@ from types import CodeType, ModuleType
 # The groups whose `__init__` imports every dataset module eagerly and costs a command start-up
 # noticeably (the others the catalog names, json, pickle, text and partitions, hold one or two).
 EAGER_GROUPS = ("pandas",)
+
+logger = logging.getLogger(__name__)
 
 
 def load_groups_lazily(groups: Iterable[str] = EAGER_GROUPS) -> list[str]:
@@ -38,8 +41,9 @@ def load_groups_lazily(groups: Iterable[str] = EAGER_GROUPS) -> list[str]:
         # Only a start-up saving: anything unexpected leaves the package to the import system.
         try:
             module = _lazy_package(name)
-        except Exception:
+        except Exception as error:
             sys.modules.pop(name, None)
+            logger.debug("%s imports as released: %s", name, error, exc_info=True)
             module = None
         if module is not None:
             setattr(sys.modules["kedro_datasets"], group, module)
