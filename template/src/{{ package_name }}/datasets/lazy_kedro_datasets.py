@@ -96,7 +96,7 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
 
 
 def _defines_lazy_getattr(statement: ast.stmt) -> bool:
-    """Return True for `__getattr__, ... = lazy.attach(...)` (any name bound to lazy_loader)."""
+    """Return True for `__getattr__, ... = <name>.attach(...)`, the form of lazy_loader's call."""
     if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
         return False
     function = statement.value.func
