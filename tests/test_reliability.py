@@ -212,15 +212,31 @@ def byod_table(
     return frame
 
 
-def use_own_data(project: Path, features: dict[str, Any]) -> None:
-    """Do what docs/bring-your-own-data.md says: features in parameters.yml, two CSVs."""
+# The specs whose two CSVs get their own names, as the docs allow (the catalog's `filepath`), so
+# that the project's own tests (test_run.py) are run with the raw files moved.
+BYOD_RAW_FILES = {"numeric_only_many": ("loans.csv", "loans_current.csv")}
+SAMPLE_RAW_FILES = ("customers.csv", "customers_current.csv")
+
+
+def use_own_data(
+    project: Path, features: dict[str, Any], raw_files: tuple[str, str] = SAMPLE_RAW_FILES
+) -> None:
+    """Do what docs/bring-your-own-data.md says: features in parameters.yml, two CSVs (named in
+    the catalog when they are not the sample's names)."""
     parameters = project / "conf/base/parameters.yml"
     config = yaml.safe_load(parameters.read_text())
     config["features"] = features
     parameters.write_text(yaml.safe_dump(config, sort_keys=False))
+    catalog = project / "conf/base/catalog.yml"
+    text = catalog.read_text()
+    for sample_name, own_name in zip(SAMPLE_RAW_FILES, raw_files, strict=True):
+        assert text.count(f"/01_raw/{sample_name}\n") == 1, f"catalog.yml: {sample_name}'s entry"
+        text = text.replace(f"/01_raw/{sample_name}\n", f"/01_raw/{own_name}\n")
+    catalog.write_text(text)
     raw = project / "data/01_raw"
-    byod_table(features, 1500, seed=1).to_csv(raw / "customers.csv", index=False)
-    byod_table(features, 600, seed=2, shift=0.3).to_csv(raw / "customers_current.csv", index=False)
+    reference, current = raw_files
+    byod_table(features, 1500, seed=1).to_csv(raw / reference, index=False)
+    byod_table(features, 600, seed=2, shift=0.3).to_csv(raw / current, index=False)
 
 
 @pytest.mark.parametrize("spec", list(BYOD_SPECS))
@@ -229,7 +245,7 @@ def test_bring_your_own_data_runs_every_pipeline(
 ) -> None:
     features = BYOD_SPECS[spec]
     project = render_from(plain_template, tmp_path / "byod")
-    use_own_data(project, features)
+    use_own_data(project, features, BYOD_RAW_FILES.get(spec, SAMPLE_RAW_FILES))
     run_in(project, "kedro", "run")
     monitoring = run_in(
         project, "kedro", "run", "--pipelines", "monitoring", "--params", NEVER_ALERT
